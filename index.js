@@ -1,0 +1,734 @@
+'use strict';
+// otlp-mmap: the JS half of the native recorder and reader.
+//
+// The native addon (Rust, Node-API) does the writing. This file:
+//  - picks the binary for this platform (napi-rs naming) and explains how to build
+//    one when none fits;
+//  - validates every argument (TypeError/RangeError naming the argument and value);
+//  - writes the arguments into one reused call buffer, so each telemetry call
+//    crosses into native code exactly once with a single handle argument
+//    (see native/src/recorder/args.rs for the layout).
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+// ------------------------------------------------------------------ loading
+
+/** The napi-rs platform triple of this process, e.g. `linux-x64-gnu`. */
+function platformTriple() {
+  const { platform, arch } = process;
+  if (platform === 'linux') {
+    let libc = 'gnu';
+    try {
+      const report = process.report && process.report.getReport();
+      const header = report && (typeof report === 'string' ? JSON.parse(report).header : report.header);
+      if (header && !header.glibcVersionRuntime) libc = 'musl';
+    } catch {
+      libc = fs.existsSync('/etc/alpine-release') ? 'musl' : 'gnu';
+    }
+    const armAbi = arch === 'arm' ? 'eabihf' : libc;
+    return `linux-${arch}-${armAbi}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+let nativeBinding = null;
+let nativeError = null;
+
+/** Loads (once) and returns the native binding, or throws an Error naming the platform. */
+function loadNative() {
+  if (nativeBinding) return nativeBinding;
+  if (nativeError) throw nativeError;
+  const triple = platformTriple();
+  const candidates = [];
+  if (process.env.OTLP_MMAP_NATIVE_PATH) candidates.push(process.env.OTLP_MMAP_NATIVE_PATH);
+  candidates.push(path.join(__dirname, `otlp-mmap.${triple}.node`));
+  const failures = [];
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) {
+      failures.push(`${file} (missing)`);
+      continue;
+    }
+    try {
+      nativeBinding = require(file);
+      return nativeBinding;
+    } catch (e) {
+      failures.push(`${file} (${e && e.message})`);
+    }
+  }
+  nativeError = new Error(
+    `otlp-mmap: no native binary for this platform (${triple}, Node ${process.version}). ` +
+      `Looked for: ${failures.join('; ')}. ` +
+      'Build it from the package directory with `npm run build:native` (needs Rust and cargo), ' +
+      'or install a package built for this platform.',
+  );
+  nativeError.code = 'OTLP_MMAP_NO_NATIVE';
+  throw nativeError;
+}
+
+// ------------------------------------------------------------------ helpers
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`;
+  if (v instanceof Uint8Array) return `${v.constructor.name} of ${v.length} bytes`;
+  if (Array.isArray(v)) return `array of ${v.length}`;
+  if (typeof v === 'object') return `object ${Object.prototype.toString.call(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+const REF_STRING = 1;
+const REF_RESOURCE = 2;
+const REF_SCOPE = 3;
+const REF_METRIC = 4;
+
+const TAG_STRING = 1;
+const TAG_BOOL = 2;
+const TAG_INT_NUMBER = 3;
+const TAG_DOUBLE = 4;
+const TAG_BIGINT = 5;
+const TAG_BYTES = 6;
+const TAG_ARRAY = 7;
+const TAG_KVLIST = 8;
+const TAG_EMPTY = 9;
+
+const AGG_GAUGE = 1;
+const AGG_SUM = 2;
+const AGG_HISTOGRAM = 3;
+const AGG_EXP = 4;
+
+const defaultRecorderOptions = Object.freeze({
+  events: Object.freeze({ slots: 2048, slotSize: 1024 }),
+  spans: Object.freeze({ slots: 8192, slotSize: 512 }),
+  measurements: Object.freeze({ slots: 8192, slotSize: 256 }),
+  dictionaryBytes: 1 << 20,
+  maxDictionaryBytes: 64 << 20,
+  mode: 0o600,
+});
+
+function ringOption(options, name, field, fallback) {
+  const ring = options[name];
+  if (ring !== undefined && (ring === null || typeof ring !== 'object')) {
+    throw new TypeError(`options.${name} must be an object like { slots, slotSize }, got ${describe(ring)}`);
+  }
+  let v = ring && ring[field] !== undefined ? ring[field] : options[field];
+  const arg = ring && ring[field] !== undefined ? `options.${name}.${field}` : `options.${field}`;
+  if (v === undefined) v = fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${arg} must be an integer, got ${describe(v)}`);
+  if (field === 'slots' && (v < 2 || v > 1 << 24 || (v & (v - 1)) !== 0)) {
+    throw new RangeError(`${arg} must be a power of two from 2 to 16777216, got ${v}`);
+  }
+  if (field === 'slotSize' && (v < 64 || v > 1 << 20 || v % 8 !== 0)) {
+    throw new RangeError(`${arg} must be a multiple of 8 from 64 to 1048576, got ${v}`);
+  }
+  return v;
+}
+
+function intOption(options, name, fallback, min, max) {
+  const v = options[name] === undefined ? fallback : options[name];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`options.${name} must be an integer, got ${describe(v)}`);
+  if (v < min || v > max) throw new RangeError(`options.${name} must be from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+function temporalityCode(t, arg) {
+  if (t === 'delta' || t === 1 || t === 'AGGREGATION_TEMPORALITY_DELTA') return 1;
+  if (t === 'cumulative' || t === 2 || t === 'AGGREGATION_TEMPORALITY_CUMULATIVE') return 2;
+  throw new TypeError(`${arg} must be 'delta' or 'cumulative', got ${describe(t)}`);
+}
+
+/** Normalises every accepted aggregation spelling to [kind, temporality, monotonic, bounds, maxBuckets, maxScale]. */
+function parseAggregation(agg) {
+  const arg = 'aggregation';
+  if (agg === 'gauge') return [AGG_GAUGE, 0, false, null, 0, 0];
+  if (agg === null || typeof agg !== 'object' || Array.isArray(agg)) {
+    throw new TypeError(`${arg} must be 'gauge' or an object such as { type: 'sum', temporality, isMonotonic }, got ${describe(agg)}`);
+  }
+  let type = agg.type;
+  let body = agg;
+  if (type === undefined) {
+    // The seed's snake_case dictionary form: { sum: { aggregation_temporality, is_monotonic } } etc.
+    const keys = Object.keys(agg);
+    if (keys.length !== 1) throw new TypeError(`${arg} must have a 'type' or exactly one of gauge, sum, histogram, exp_hist; got keys ${JSON.stringify(keys)}`);
+    type = keys[0];
+    body = agg[type] || {};
+  }
+  const temporality = (b) => b.temporality !== undefined ? b.temporality : b.aggregation_temporality;
+  switch (type) {
+    case 'gauge':
+      return [AGG_GAUGE, 0, false, null, 0, 0];
+    case 'sum': {
+      const mono = body.isMonotonic !== undefined ? body.isMonotonic : body.is_monotonic;
+      if (typeof mono !== 'boolean') throw new TypeError(`${arg}.isMonotonic must be a boolean, got ${describe(mono)}`);
+      return [AGG_SUM, temporalityCode(temporality(body), `${arg}.temporality`), mono, null, 0, 0];
+    }
+    case 'histogram': {
+      const bounds = body.boundaries !== undefined ? body.boundaries : body.bucket_boundaries;
+      if (!Array.isArray(bounds)) throw new TypeError(`${arg}.boundaries must be an array of numbers, got ${describe(bounds)}`);
+      for (let i = 0; i < bounds.length; i++) {
+        if (typeof bounds[i] !== 'number' || !Number.isFinite(bounds[i])) throw new TypeError(`${arg}.boundaries[${i}] must be a finite number, got ${describe(bounds[i])}`);
+        if (i > 0 && !(bounds[i] > bounds[i - 1])) throw new RangeError(`${arg}.boundaries must be strictly increasing, got ${bounds[i - 1]} then ${bounds[i]}`);
+      }
+      return [AGG_HISTOGRAM, temporalityCode(temporality(body), `${arg}.temporality`), false, bounds, 0, 0];
+    }
+    case 'exponentialHistogram':
+    case 'exponential_histogram':
+    case 'exp_hist': {
+      const mb = body.maxBuckets !== undefined ? body.maxBuckets : body.max_buckets !== undefined ? body.max_buckets : 160;
+      const ms = body.maxScale !== undefined ? body.maxScale : body.max_scale !== undefined ? body.max_scale : 20;
+      if (!Number.isInteger(mb) || mb < 1 || mb > 16384) throw new RangeError(`${arg}.maxBuckets must be an integer from 1 to 16384, got ${describe(mb)}`);
+      if (!Number.isInteger(ms) || ms < -10 || ms > 20) throw new RangeError(`${arg}.maxScale must be an integer from -10 to 20, got ${describe(ms)}`);
+      return [AGG_EXP, temporalityCode(temporality(body), `${arg}.temporality`), false, null, mb, ms];
+    }
+    default:
+      throw new TypeError(`${arg} type must be gauge, sum, histogram or exponentialHistogram, got ${describe(type)}`);
+  }
+}
+
+// ------------------------------------------------------------------ the recorder
+
+const INITIAL_CALL_BUFFER = 64 * 1024;
+
+class RecorderImpl {
+  constructor(file, options) {
+    const native = loadNative();
+    if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path must be a non-empty string, got ${describe(file)}`);
+    if (options === undefined || options === null) options = {};
+    if (typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
+    const d = defaultRecorderOptions;
+    const ev = [ringOption(options, 'events', 'slots', d.events.slots), ringOption(options, 'events', 'slotSize', d.events.slotSize)];
+    const sp = [ringOption(options, 'spans', 'slots', d.spans.slots), ringOption(options, 'spans', 'slotSize', d.spans.slotSize)];
+    const me = [ringOption(options, 'measurements', 'slots', d.measurements.slots), ringOption(options, 'measurements', 'slotSize', d.measurements.slotSize)];
+    const dict = intOption(options, 'dictionaryBytes', d.dictionaryBytes, 4096, 2 ** 40);
+    const maxDict = intOption(options, 'maxDictionaryBytes', Math.max(d.maxDictionaryBytes, dict), dict, 2 ** 40);
+    const mode = intOption(options, 'mode', d.mode, 0, 0o777);
+    const attach = options.attach === undefined ? false : options.attach;
+    if (typeof attach !== 'boolean') throw new TypeError(`options.attach must be a boolean, got ${describe(attach)}`);
+
+    this._n = native;
+    this._buf = Buffer.allocUnsafeSlow(INITIAL_CALL_BUFFER);
+    this._dv = new DataView(this._buf.buffer, this._buf.byteOffset, this._buf.byteLength);
+    this._pos = 0;
+    this._h = native.recOpen(path.resolve(file), this._buf, ev[0], ev[1], sp[0], sp[1], me[0], me[1], dict, maxDict, mode, attach);
+    this.path = path.resolve(file);
+    this.closed = false;
+    // Longest string (in UTF-16 units) worth sending: longer ones are truncated natively anyway.
+    this._maxChars = Math.max(ev[1], sp[1], me[1]);
+    this._keys = new Map();
+    this._refs = new Map();
+    this._pending = [];
+    this._metricInt = new Map();
+  }
+
+  // ---- call buffer
+
+  _ensure(n) {
+    if (this._pos + n <= this._buf.length) return;
+    let size = this._buf.length * 2;
+    while (size < this._pos + n) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this._buf.copy(next, 0, 0, this._pos);
+    this._buf = next;
+    this._dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this._n.recSetScratch(this._h, next);
+  }
+  _u8(v) {
+    this._ensure(1);
+    this._buf[this._pos++] = v;
+  }
+  _u32(v) {
+    this._ensure(4);
+    this._dv.setUint32(this._pos, v, true);
+    this._pos += 4;
+  }
+  _f64(v) {
+    this._ensure(8);
+    this._dv.setFloat64(this._pos, v, true);
+    this._pos += 8;
+  }
+  _i64(v) {
+    this._ensure(8);
+    this._dv.setBigInt64(this._pos, BigInt.asIntN(64, v), true);
+    this._pos += 8;
+  }
+  _str(s) {
+    if (s.length > this._maxChars) s = s.slice(0, this._maxChars);
+    this._ensure(4 + s.length * 3);
+    const n = this._buf.utf8Write(s, this._pos + 4, s.length * 3);
+    this._dv.setUint32(this._pos, n, true);
+    this._pos += 4 + n;
+  }
+  _bytes(b) {
+    this._ensure(4 + b.length);
+    this._dv.setUint32(this._pos, b.length, true);
+    this._buf.set(b, this._pos + 4);
+    this._pos += 4 + b.length;
+  }
+  _id(v, bytes, arg) {
+    this._ensure(bytes);
+    if (typeof v === 'string') {
+      if (v.length !== bytes * 2 || this._buf.hexWrite(v, this._pos, bytes) !== bytes) {
+        throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
+      }
+    } else if (v instanceof Uint8Array) {
+      if (v.length !== bytes) throw new RangeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${v.length} bytes`);
+      this._buf.set(v, this._pos);
+    } else {
+      throw new TypeError(`${arg} must be a Uint8Array of ${bytes} bytes or a ${bytes * 2}-character hex string, got ${describe(v)}`);
+    }
+    this._pos += bytes;
+  }
+  _time(t, arg) {
+    this._ensure(9);
+    if (t === undefined) {
+      this._buf[this._pos] = 0;
+      this._dv.setBigUint64(this._pos + 1, 0n, true);
+    } else if (typeof t === 'bigint') {
+      if (t < 0n || t > MAX_U64) throw new RangeError(`${arg} must be nanoseconds since the epoch from 0 to 2^64-1, got ${t}n`);
+      this._buf[this._pos] = 1;
+      this._dv.setBigUint64(this._pos + 1, t, true);
+    } else if (typeof t === 'number') {
+      if (!Number.isFinite(t) || t < 0) throw new RangeError(`${arg} must be a finite, non-negative number of nanoseconds (prefer a bigint), got ${t}`);
+      this._buf[this._pos] = 1;
+      this._dv.setBigUint64(this._pos + 1, BigInt(Math.trunc(t)), true);
+    } else {
+      throw new TypeError(`${arg} must be a bigint of nanoseconds since the epoch or undefined for now, got ${describe(t)}`);
+    }
+    this._pos += 9;
+  }
+  _spanContext(sc, arg) {
+    if (sc === null || sc === undefined) {
+      this._u8(0);
+      return;
+    }
+    if (typeof sc !== 'object') throw new TypeError(`${arg} must be { traceId, spanId, traceFlags } or null, got ${describe(sc)}`);
+    this._u8(1);
+    this._id(sc.traceId, 16, `${arg}.traceId`);
+    this._id(sc.spanId, 8, `${arg}.spanId`);
+    const f = sc.traceFlags === undefined ? 0 : sc.traceFlags;
+    if (!Number.isInteger(f) || f < 0 || f > 0xff) throw new RangeError(`${arg}.traceFlags must be an integer from 0 to 255, got ${describe(f)}`);
+    this._u32(f);
+  }
+  /** Writes a key ref; unknown keys are interned only once the whole call has validated. */
+  _key(k) {
+    const r = this._keys.get(k);
+    if (r !== undefined) {
+      this._f64(r);
+      return;
+    }
+    this._pending.push(this._pos, k);
+    this._f64(0);
+  }
+  _value(v, arg, depth, allowMaps) {
+    switch (typeof v) {
+      case 'string':
+        this._u8(TAG_STRING);
+        this._str(v);
+        return;
+      case 'number':
+        this._u8(Number.isInteger(v) ? TAG_INT_NUMBER : TAG_DOUBLE);
+        this._f64(v);
+        return;
+      case 'boolean':
+        this._u8(TAG_BOOL);
+        this._u8(v ? 1 : 0);
+        return;
+      case 'bigint':
+        this._u8(TAG_BIGINT);
+        this._i64(v);
+        return;
+      case 'undefined':
+        this._u8(TAG_EMPTY);
+        return;
+      case 'object':
+        if (v === null) {
+          this._u8(TAG_EMPTY);
+          return;
+        }
+        if (v instanceof Uint8Array) {
+          this._u8(TAG_BYTES);
+          this._bytes(v);
+          return;
+        }
+        if (depth < 16 && Array.isArray(v)) {
+          this._u8(TAG_ARRAY);
+          this._u32(v.length);
+          for (let i = 0; i < v.length; i++) {
+            const e = v[i];
+            if (!allowMaps && (Array.isArray(e) || (typeof e === 'object' && e !== null && !(e instanceof Uint8Array)))) {
+              throw new TypeError(`${arg}[${i}] must be a string, number, boolean, bigint or Uint8Array, got ${describe(e)}`);
+            }
+            this._value(e, `${arg}[${i}]`, depth + 1, allowMaps);
+          }
+          return;
+        }
+        const proto = Object.getPrototypeOf(v);
+        if (allowMaps && depth < 16 && (proto === Object.prototype || proto === null)) {
+          this._u8(TAG_KVLIST);
+          const at = this._pos;
+          this._u32(0);
+          let n = 0;
+          for (const k in v) {
+            this._key(k);
+            this._value(v[k], `${arg}.${k}`, depth + 1, true);
+            n++;
+          }
+          this._dv.setUint32(at, n, true);
+          return;
+        }
+      // fall through
+      default:
+        throw new TypeError(
+          `${arg} must be a string, number, boolean, bigint, Uint8Array or an array of these${allowMaps ? ' or a plain object' : ''}, got ${describe(v)}`,
+        );
+    }
+  }
+  _attributes(attrs, arg) {
+    const at = this._pos;
+    this._u32(0);
+    if (attrs === null || attrs === undefined) return;
+    if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new TypeError(`${arg} must be a plain object of attributes, got ${describe(attrs)}`);
+    let n = 0;
+    for (const k in attrs) {
+      const v = attrs[k];
+      if (v === undefined || v === null) continue;
+      this._key(k);
+      this._value(v, `${arg}.${k}`, 0, false);
+      n++;
+    }
+    this._dv.setUint32(at, n, true);
+  }
+  _ref(r, kind, arg, what) {
+    if (this._refs.get(r) !== kind) {
+      throw new RangeError(`${arg} must be ${what} returned by this recorder, got ${describe(r)}`);
+    }
+    this._f64(r);
+  }
+  _begin() {
+    if (this.closed) throw new TypeError('recorder is closed: open a new one with openRecorder()');
+    this._pos = 0;
+    this._pending.length = 0;
+  }
+  /** Interns keys met during encoding (only now that the call is known to be valid) and patches their refs. */
+  _resolvePending() {
+    const p = this._pending;
+    for (let i = 0; i < p.length; i += 2) {
+      const k = p[i + 1];
+      let r = this._keys.get(k);
+      if (r === undefined) {
+        r = this._n.recString(this._h, k);
+        this._refs.set(r, REF_STRING);
+        if (this._keys.size < 65536) this._keys.set(k, r);
+      }
+      this._dv.setFloat64(p[i], r, true);
+    }
+    p.length = 0;
+  }
+
+  // ---- dictionary
+
+  recordString(s) {
+    if (this.closed) throw new TypeError('recorder is closed: open a new one with openRecorder()');
+    if (typeof s !== 'string') throw new TypeError(`s must be a string, got ${describe(s)}`);
+    let r = this._keys.get(s);
+    if (r !== undefined) return r;
+    r = this._n.recString(this._h, s);
+    this._refs.set(r, REF_STRING);
+    if (this._keys.size < 65536) this._keys.set(s, r);
+    return r;
+  }
+
+  createResource(attributes, schemaUrl) {
+    this._begin();
+    if (schemaUrl !== undefined && typeof schemaUrl !== 'string') throw new TypeError(`schemaUrl must be a string, got ${describe(schemaUrl)}`);
+    this._attributes(attributes, 'attributes');
+    this._str(schemaUrl || '');
+    this._resolvePending();
+    const r = this._n.recResource(this._h);
+    this._refs.set(r, REF_RESOURCE);
+    return r;
+  }
+
+  createInstrumentationScope(resourceRef, name, version, attributes) {
+    this._begin();
+    this._ref(resourceRef, REF_RESOURCE, 'resourceRef', 'a resource ref (createResource)');
+    if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
+    if (version !== undefined && version !== null && typeof version !== 'string') throw new TypeError(`version must be a string, got ${describe(version)}`);
+    this._str(name);
+    this._u8(version ? 1 : 0);
+    this._str(version || '');
+    this._attributes(attributes, 'attributes');
+    this._resolvePending();
+    const r = this._n.recScope(this._h);
+    this._refs.set(r, REF_SCOPE);
+    return r;
+  }
+
+  createMetricStream(scopeRef, name, description, unit, aggregation, options) {
+    this._begin();
+    this._ref(scopeRef, REF_SCOPE, 'scopeRef', 'an instrumentation scope ref (createInstrumentationScope)');
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError(`name must be a non-empty string, got ${describe(name)}`);
+    if (description !== undefined && typeof description !== 'string') throw new TypeError(`description must be a string, got ${describe(description)}`);
+    if (unit !== undefined && typeof unit !== 'string') throw new TypeError(`unit must be a string, got ${describe(unit)}`);
+    const [kind, temporality, mono, bounds, maxBuckets, maxScale] = parseAggregation(aggregation);
+    let valueType = 'double';
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
+      if (options.valueType !== undefined) valueType = options.valueType;
+      if (valueType !== 'int' && valueType !== 'double') throw new TypeError(`options.valueType must be 'int' or 'double', got ${describe(valueType)}`);
+    }
+    this._str(name);
+    this._str(description || '');
+    this._str(unit || '');
+    this._u8(kind);
+    this._u8(temporality);
+    this._u8(mono ? 1 : 0);
+    this._u32(bounds ? bounds.length : 0);
+    if (bounds) for (const b of bounds) this._f64(b);
+    this._i64(BigInt(maxBuckets));
+    this._i64(BigInt(maxScale));
+    this._u8(valueType === 'int' ? 1 : 0);
+    const r = this._n.recMetric(this._h);
+    this._refs.set(r, REF_METRIC);
+    return r;
+  }
+
+  // ---- telemetry
+
+  recordMeasurement(metricRef, attributes, timeUnixNano, value, spanContext) {
+    this._begin();
+    this._ref(metricRef, REF_METRIC, 'metricRef', 'a metric stream ref (createMetricStream)');
+    this._attributes(attributes, 'attributes');
+    this._time(timeUnixNano, 'timeUnixNano');
+    this._ensure(9);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new RangeError(`value must be a finite number or a bigint, got ${value}`);
+      this._buf[this._pos] = 1;
+      this._dv.setFloat64(this._pos + 1, value, true);
+    } else if (typeof value === 'bigint') {
+      this._buf[this._pos] = 2;
+      this._dv.setBigInt64(this._pos + 1, BigInt.asIntN(64, value), true);
+    } else {
+      throw new TypeError(`value must be a number or a bigint, got ${describe(value)}`);
+    }
+    this._pos += 9;
+    this._spanContext(spanContext, 'spanContext');
+    this._resolvePending();
+    this._n.recMeasurement(this._h);
+  }
+
+  recordEvent(scopeRef, spanContext, eventNameRef, timeUnixNano, attributes, extra) {
+    this._begin();
+    this._ref(scopeRef, REF_SCOPE, 'scopeRef', 'an instrumentation scope ref (createInstrumentationScope)');
+    this._spanContext(spanContext, 'spanContext');
+    if (eventNameRef === undefined || eventNameRef === null || eventNameRef === 0) this._f64(0);
+    else this._ref(eventNameRef, REF_STRING, 'eventNameRef', '0 or a string ref (recordString)');
+    this._time(timeUnixNano, 'timeUnixNano');
+    this._attributes(attributes, 'attributes');
+    let sev = 0;
+    let sevText = '';
+    let hasBody = false;
+    let body;
+    if (extra !== undefined && extra !== null) {
+      if (typeof extra !== 'object') throw new TypeError(`extra must be { severityNumber, severityText, body }, got ${describe(extra)}`);
+      if (extra.severityNumber !== undefined) {
+        sev = extra.severityNumber;
+        if (!Number.isInteger(sev) || sev < 0 || sev > 24) throw new RangeError(`extra.severityNumber must be an integer from 0 to 24, got ${describe(sev)}`);
+      }
+      if (extra.severityText !== undefined) {
+        sevText = extra.severityText;
+        if (typeof sevText !== 'string') throw new TypeError(`extra.severityText must be a string, got ${describe(sevText)}`);
+      }
+      if (extra.body !== undefined) {
+        hasBody = true;
+        body = extra.body;
+      }
+    }
+    this._u8(sev);
+    this._str(sevText);
+    this._u8(hasBody ? 1 : 0);
+    if (hasBody) this._value(body, 'extra.body', 0, true);
+    this._resolvePending();
+    this._n.recEvent(this._h);
+  }
+
+  _spanIds(scopeRef, traceId, spanId) {
+    this._ref(scopeRef, REF_SCOPE, 'scopeRef', 'an instrumentation scope ref (createInstrumentationScope)');
+    this._id(traceId, 16, 'traceId');
+    this._id(spanId, 8, 'spanId');
+  }
+
+  recordSpanStart(scopeRef, traceId, spanId, parentSpanId, flags, name, kind, startTimeUnixNano, attributes) {
+    this._begin();
+    this._spanIds(scopeRef, traceId, spanId);
+    if (parentSpanId === null || parentSpanId === undefined || parentSpanId === '') {
+      this._u8(0);
+      this._ensure(8);
+      this._pos += 8;
+    } else {
+      this._u8(1);
+      this._id(parentSpanId, 8, 'parentSpanId');
+    }
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0x3ff) throw new RangeError(`flags must be an integer from 0 to 1023 (W3C flags in bits 0-7, parent-is-remote in bits 8-9), got ${describe(flags)}`);
+    this._u32(flags);
+    if (!Number.isInteger(kind) || kind < 0 || kind > 5) throw new RangeError(`kind must be an OTLP span kind from 0 to 5, got ${describe(kind)}`);
+    this._u8(kind);
+    this._time(startTimeUnixNano, 'startTimeUnixNano');
+    if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
+    this._str(name);
+    this._attributes(attributes, 'attributes');
+    this._resolvePending();
+    this._n.recSpanStart(this._h);
+  }
+
+  recordSpanEnd(scopeRef, traceId, spanId, endTimeUnixNano, status) {
+    this._begin();
+    this._spanIds(scopeRef, traceId, spanId);
+    this._time(endTimeUnixNano, 'endTimeUnixNano');
+    if (status === undefined || status === null) {
+      this._u8(0);
+      this._u8(0);
+      this._u32(0);
+    } else {
+      if (typeof status !== 'object') throw new TypeError(`status must be { code, message }, got ${describe(status)}`);
+      const code = status.code;
+      if (code !== 0 && code !== 1 && code !== 2) throw new RangeError(`status.code must be 0 (unset), 1 (ok) or 2 (error), got ${describe(code)}`);
+      if (status.message !== undefined && typeof status.message !== 'string') throw new TypeError(`status.message must be a string, got ${describe(status.message)}`);
+      this._u8(1);
+      this._u8(code);
+      this._str(status.message || '');
+    }
+    this._n.recSpanEnd(this._h);
+  }
+
+  recordSpanName(scopeRef, traceId, spanId, name) {
+    this._begin();
+    this._spanIds(scopeRef, traceId, spanId);
+    if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
+    this._str(name);
+    this._n.recSpanName(this._h);
+  }
+
+  recordSpanAttributes(scopeRef, traceId, spanId, attributes) {
+    this._begin();
+    this._spanIds(scopeRef, traceId, spanId);
+    this._attributes(attributes, 'attributes');
+    this._resolvePending();
+    this._n.recSpanAttributes(this._h);
+  }
+
+  recordSpanLinks(scopeRef, traceId, spanId, links) {
+    this._begin();
+    this._spanIds(scopeRef, traceId, spanId);
+    if (!Array.isArray(links)) throw new TypeError(`links must be an array of { traceId, spanId, attributes? }, got ${describe(links)}`);
+    this._u32(links.length);
+    for (let i = 0; i < links.length; i++) {
+      const l = links[i];
+      const arg = `links[${i}]`;
+      if (l === null || typeof l !== 'object') throw new TypeError(`${arg} must be { traceId, spanId, ... }, got ${describe(l)}`);
+      this._id(l.traceId, 16, `${arg}.traceId`);
+      this._id(l.spanId, 8, `${arg}.spanId`);
+      if (l.traceState !== undefined && typeof l.traceState !== 'string') throw new TypeError(`${arg}.traceState must be a string, got ${describe(l.traceState)}`);
+      this._str(l.traceState || '');
+      const f = l.traceFlags === undefined ? (l.flags === undefined ? 0 : l.flags) : l.traceFlags;
+      if (!Number.isInteger(f) || f < 0 || f > 0x3ff) throw new RangeError(`${arg}.traceFlags must be an integer from 0 to 1023, got ${describe(f)}`);
+      this._u32(f);
+      const dropped = l.droppedAttributesCount === undefined ? 0 : l.droppedAttributesCount;
+      if (!Number.isInteger(dropped) || dropped < 0) throw new RangeError(`${arg}.droppedAttributesCount must be a non-negative integer, got ${describe(dropped)}`);
+      this._u32(dropped);
+      this._attributes(l.attributes, `${arg}.attributes`);
+    }
+    this._resolvePending();
+    this._n.recSpanLinks(this._h);
+  }
+
+  stats() {
+    if (this.closed) throw new TypeError('recorder is closed: open a new one with openRecorder()');
+    const s = this._n.recStats(this._h);
+    return {
+      events: { written: s[0], dropped: s[3] },
+      spans: { written: s[1], dropped: s[4] },
+      measurements: { written: s[2], dropped: s[5] },
+      dictionary: { bytes: s[6], entries: s[7] },
+      truncated: s[8],
+      startTimeUnixNano: BigInt(s[9]),
+    };
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this._n.recClose(this._h);
+  }
+}
+
+/**
+ * Creates a new otlp-mmap v1 file at `path` (or attaches to one with `{ attach: true }`)
+ * and returns its recorder. See index.d.ts.
+ */
+function openRecorder(file, options) {
+  return new RecorderImpl(file, options);
+}
+
+// ------------------------------------------------------------------ the reader
+
+const RING_NAMES = ['events', 'spans', 'measurements'];
+
+function reviveDecoded(_key, value) {
+  // Native JSON marks 64-bit integers as {"$big":"123"} to keep full precision.
+  if (value !== null && typeof value === 'object' && typeof value.$big === 'string') return BigInt(value.$big);
+  if (value !== null && typeof value === 'object' && typeof value.$bytes === 'string') return new Uint8Array(Buffer.from(value.$bytes, 'base64'));
+  return value;
+}
+
+class ReaderImpl {
+  constructor(file) {
+    const native = loadNative();
+    if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path must be a non-empty string, got ${describe(file)}`);
+    this._n = native;
+    this.path = path.resolve(file);
+    this._h = native.readerOpen(this.path);
+    this.closed = false;
+  }
+  _check() {
+    if (this.closed) throw new TypeError('reader is closed');
+  }
+  header() {
+    this._check();
+    return JSON.parse(this._n.readerHeader(this._h), reviveDecoded);
+  }
+  read(ring, max) {
+    this._check();
+    const idx = RING_NAMES.indexOf(ring);
+    if (idx < 0) throw new TypeError(`ring must be one of ${RING_NAMES.join(', ')}, got ${describe(ring)}`);
+    if (max === undefined) max = 1024;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
+    return JSON.parse(this._n.readerRead(this._h, idx, max), reviveDecoded);
+  }
+  writerAlive() {
+    this._check();
+    return this._n.readerWriterAlive(this._h);
+  }
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this._n.readerClose(this._h);
+  }
+}
+
+/** Opens an existing otlp-mmap v1 file for reading. See index.d.ts. */
+function openReader(file) {
+  return new ReaderImpl(file);
+}
+
+module.exports = {
+  openRecorder,
+  openReader,
+  defaultRecorderOptions,
+  loadNative,
+  platformTriple,
+};

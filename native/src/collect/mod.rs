@@ -1,0 +1,1 @@
+//! Span assembly, metric aggregation, logs and OTLP encoding (collector side).

@@ -1,0 +1,162 @@
+//! Node-API functions of the recorder. `index.js` wraps them: it validates the
+//! arguments, writes them into the call buffer (see `recorder::args`) and calls one
+//! of these with the handle only, so each telemetry call crosses into native code once.
+
+use super::sys::{napi_callback, napi_env, napi_ref};
+use super::{js_fn, Env, JsResult};
+use crate::file::create::CreateOptions;
+use crate::file::layout::RingGeometry;
+use crate::recorder::args::Args;
+use crate::recorder::{RecError, Recorder};
+use std::cell::{Cell, RefCell};
+use std::os::raw::c_void;
+use std::path::Path;
+
+/// What a recorder handle (a JS external) owns.
+struct Handle {
+    recorder: RefCell<Option<Recorder>>,
+    scratch: Cell<(*const u8, usize)>,
+    scratch_ref: Cell<napi_ref>,
+}
+
+unsafe extern "C" fn finalize(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the `Box<Handle>` leaked by `create_external`; Node calls the
+    // finalizer exactly once, after which no JS value refers to it.
+    let h = unsafe { Box::from_raw(data as *mut Handle) };
+    Env(env).delete_reference(h.scratch_ref.replace(std::ptr::null_mut()));
+    drop(h);
+}
+
+fn closed() -> RecError {
+    RecError::type_error("recorder is closed: open a new one with openRecorder()".into())
+}
+
+/// Runs `f` with the live recorder and the call buffer.
+fn with_call<T>(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<T>) -> JsResult<T> {
+    let [h] = env.args::<1>(info)?;
+    let h: &Handle = env.external(h)?;
+    let mut guard = h.recorder.try_borrow_mut().map_err(|_| RecError::plain("recorder re-entered".into()))?;
+    let rec = guard.as_mut().ok_or_else(closed)?;
+    let (p, len) = h.scratch.get();
+    // SAFETY: the call buffer is a Node Buffer kept alive by `scratch_ref`; only this
+    // JS thread writes it, and not while this synchronous call runs.
+    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
+    f(rec, &mut Args::new(bytes))
+}
+
+fn geometry(env: Env, slots: super::sys::napi_value, size: super::sys::napi_value) -> JsResult<RingGeometry> {
+    Ok(RingGeometry { num_buffers: env.f64(slots)? as u64, buffer_size: env.f64(size)? as u64 })
+}
+
+js_fn!(rec_open, |env, info| {
+    let a = env.args::<12>(info)?;
+    let path = env.string(a[0])?;
+    let (p, len) = env.buffer(a[1])?;
+    let opts = CreateOptions {
+        events: geometry(env, a[2], a[3])?,
+        spans: geometry(env, a[4], a[5])?,
+        measurements: geometry(env, a[6], a[7])?,
+        initial_dictionary_bytes: env.f64(a[8])? as u64,
+        max_dictionary_bytes: env.f64(a[9])? as u64,
+        mode: env.f64(a[10])? as u32,
+    };
+    let attach = env.bool(a[11])?;
+    let rec = Recorder::open(Path::new(&path), &opts, attach)?;
+    let scratch_ref = env.reference(a[1])?;
+    let h = Box::new(Handle { recorder: RefCell::new(Some(rec)), scratch: Cell::new((p, len)), scratch_ref: Cell::new(scratch_ref) });
+    env.create_external(h, finalize)
+});
+
+js_fn!(rec_set_scratch, |env, info| {
+    let [h, buf] = env.args::<2>(info)?;
+    let h: &Handle = env.external(h)?;
+    let (p, len) = env.buffer(buf)?;
+    let r = env.reference(buf)?;
+    env.delete_reference(h.scratch_ref.replace(r));
+    h.scratch.set((p, len));
+    Ok(env.undefined())
+});
+
+js_fn!(rec_string, |env, info| {
+    let [h, s] = env.args::<2>(info)?;
+    let h: &Handle = env.external(h)?;
+    let s = env.string(s)?;
+    let mut guard = h.recorder.borrow_mut();
+    let rec = guard.as_mut().ok_or_else(closed)?;
+    let r = rec.intern(&s)?;
+    env.number(r as f64)
+});
+
+macro_rules! ref_call {
+    ($name:ident, $method:ident) => {
+        js_fn!($name, |env, info| {
+            let r = with_call(env, info, |rec, a| rec.$method(a))?;
+            env.number(r as f64)
+        });
+    };
+}
+macro_rules! void_call {
+    ($name:ident, $method:ident) => {
+        js_fn!($name, |env, info| {
+            with_call(env, info, |rec, a| rec.$method(a))?;
+            Ok(env.undefined())
+        });
+    };
+}
+
+ref_call!(rec_resource, create_resource);
+ref_call!(rec_scope, create_scope);
+ref_call!(rec_metric, create_metric);
+void_call!(rec_span_start, span_start);
+void_call!(rec_span_end, span_end);
+void_call!(rec_span_name, span_name);
+void_call!(rec_span_attributes, span_attributes);
+void_call!(rec_span_links, span_links);
+void_call!(rec_measurement, measurement);
+void_call!(rec_event, event);
+
+js_fn!(rec_stats, |env, info| {
+    let [h] = env.args::<1>(info)?;
+    let h: &Handle = env.external(h)?;
+    let guard = h.recorder.borrow();
+    let rec = guard.as_ref().ok_or_else(closed)?;
+    let s = rec.stats();
+    let mut vals = Vec::with_capacity(10);
+    for v in s.written {
+        vals.push(env.number(v as f64)?);
+    }
+    for v in s.dropped_in_file {
+        vals.push(env.number(v as f64)?);
+    }
+    vals.push(env.number(s.dictionary_bytes as f64)?);
+    vals.push(env.number(s.dictionary_entries as f64)?);
+    vals.push(env.number(s.truncated as f64)?);
+    vals.push(env.str(&rec.start_time_unix_nano().to_string())?);
+    env.array(&vals)
+});
+
+js_fn!(rec_close, |env, info| {
+    let [h] = env.args::<1>(info)?;
+    let h: &Handle = env.external(h)?;
+    let taken = h.recorder.borrow_mut().take();
+    drop(taken); // unmaps the file and releases the writer lock
+    Ok(env.undefined())
+});
+
+pub(super) const EXPORTS: &[(&str, napi_callback)] = &[
+    ("recOpen", rec_open),
+    ("recSetScratch", rec_set_scratch),
+    ("recString", rec_string),
+    ("recResource", rec_resource),
+    ("recScope", rec_scope),
+    ("recMetric", rec_metric),
+    ("recSpanStart", rec_span_start),
+    ("recSpanEnd", rec_span_end),
+    ("recSpanName", rec_span_name),
+    ("recSpanAttributes", rec_span_attributes),
+    ("recSpanLinks", rec_span_links),
+    ("recMeasurement", rec_measurement),
+    ("recEvent", rec_event),
+    ("recStats", rec_stats),
+    ("recClose", rec_close),
+];

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+'use strict';
+// Builds what the package needs at run time:
+//  1. the native addon (cargo, release) copied to otlp-mmap.<platform>.node (napi-rs naming);
+//  2. the TypeScript under agent/, instrumentations/, collector/ into dist/.
+// Runs on `npm install` (the package's install script), from the test setup, and by hand
+// (`npm run build`). Skips work that is up to date unless --force.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const args = new Set(process.argv.slice(2));
+const force = args.has('--force');
+const nativeOnly = args.has('--native-only');
+const tsOnly = args.has('--ts-only');
+
+function newest(dir, exts) {
+  let t = 0;
+  if (!fs.existsSync(dir)) return t;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name === 'node_modules' || e.name === 'target' || e.name === 'dist') continue;
+      t = Math.max(t, newest(p, exts));
+    } else if (exts.some((x) => e.name.endsWith(x))) {
+      t = Math.max(t, fs.statSync(p).mtimeMs);
+    }
+  }
+  return t;
+}
+
+function mtime(p) {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function run(cmd, argv) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited with ${r.status}`);
+}
+
+function buildNative() {
+  const { platformTriple } = require(path.join(root, 'index.js'));
+  const out = path.join(root, `otlp-mmap.${platformTriple()}.node`);
+  const srcTime = Math.max(newest(path.join(root, 'native', 'src'), ['.rs']), mtime(path.join(root, 'native', 'Cargo.toml')));
+  if (!force && mtime(out) >= srcTime && srcTime > 0) return;
+  if (!fs.existsSync(path.join(root, 'native', 'Cargo.toml'))) {
+    if (fs.existsSync(out)) return;
+    throw new Error(`no native sources and no prebuilt ${path.basename(out)}`);
+  }
+  const cargo = spawnSync('cargo', ['--version'], { encoding: 'utf8' });
+  if (cargo.error || cargo.status !== 0) {
+    if (fs.existsSync(out)) return;
+    console.warn(
+      `otlp-mmap: cargo (Rust) was not found, so the native addon for ${platformTriple()} was not built. ` +
+        'Install Rust and run `npm run build:native`. Until then the agent starts uninstrumented.',
+    );
+    return;
+  }
+  run('cargo', ['build', '--release', '--manifest-path', path.join('native', 'Cargo.toml')]);
+  const lib = { darwin: 'libotlp_mmap.dylib', win32: 'otlp_mmap.dll' }[process.platform] || 'libotlp_mmap.so';
+  const built = path.join(root, 'native', 'target', 'release', lib);
+  const tmp = `${out}.${process.pid}.tmp`;
+  fs.copyFileSync(built, tmp);
+  fs.renameSync(tmp, out); // atomic: a running process keeps its mapping of the old file
+}
+
+function buildTs() {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const srcTime = Math.max(
+    newest(path.join(root, 'agent'), ['.ts']),
+    newest(path.join(root, 'instrumentations'), ['.ts']),
+    newest(path.join(root, 'collector'), ['.ts']),
+    mtime(path.join(root, 'tsconfig.json')),
+  );
+  const stamp = path.join(root, 'dist', '.stamp');
+  if (!force && mtime(stamp) >= srcTime) return;
+  if (!fs.existsSync(tsc)) {
+    if (fs.existsSync(stamp)) return; // an installed package ships dist/
+    console.warn('otlp-mmap: TypeScript is not installed; dist/ was not built (run npm install in the package).');
+    return;
+  }
+  // Emit even when a file has type errors so one broken module never blocks the rest;
+  // the type check itself is reported (and enforced by the tests' ts-jest run).
+  const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) console.warn('otlp-mmap: tsc reported type errors (see above); output was emitted anyway.');
+  fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+  fs.writeFileSync(stamp, new Date().toISOString());
+}
+
+try {
+  if (!tsOnly) buildNative();
+  if (!nativeOnly) buildTs();
+} catch (e) {
+  console.error(`otlp-mmap build failed: ${e.message}`);
+  process.exit(1);
+}
