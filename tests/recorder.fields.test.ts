@@ -1,0 +1,379 @@
+// Every recorder method writes exactly the fields it was given. Each test
+// writes through the native recorder and decodes the file with the independent
+// JS reader (tests/support/mmap-reader.ts), then compares field by field.
+import { openRecorder, Recorder } from '../index';
+import { attributesMap, attributesObject, JsKeyValue, JsSpanEvent, MmapFile, readMmapFile } from './support/mmap-reader';
+import { bytesOf, nowBracket, tempDir, toHex } from './fixtures/recorder/helpers';
+
+const tmp = tempDir('recorder-fields');
+afterAll(() => tmp.cleanup());
+
+const TRACE = bytesOf(16, 1);
+const SPAN = bytesOf(8, 2);
+const PARENT = bytesOf(8, 3);
+const OTHER_TRACE = bytesOf(16, 4);
+const OTHER_SPAN = bytesOf(8, 5);
+/** A time a JS number cannot hold exactly (> 2^53). */
+const T1 = 1_700_000_000_123_456_789n;
+const T2 = 1_700_000_001_987_654_321n;
+
+let counter = 0;
+function fresh(): { rec: Recorder; path: string } {
+  const p = tmp.file(`f${counter++}.mmap`);
+  return { rec: openRecorder(p, { slots: 64, slotSize: 2048 }), path: p };
+}
+
+function read(p: string): MmapFile {
+  return readMmapFile(p);
+}
+
+function onlySpan(f: MmapFile): JsSpanEvent {
+  expect(f.spans.messages).toHaveLength(1);
+  return f.spans.messages[0].message;
+}
+
+/** A resource + scope to write against. */
+function scopeOf(rec: Recorder): number {
+  const res = rec.createResource({ 'service.name': 'fields-test' });
+  return rec.createInstrumentationScope(res, 'fields-lib', '0.0.1');
+}
+
+/** The attribute value every JS type must become. */
+const ATTRS_IN = {
+  str: 'héllo wörld ✓',
+  empty: '',
+  yes: true,
+  no: false,
+  int: 7,
+  neg: -3,
+  zero: 0,
+  bigIntNumber: 2 ** 53,
+  double: 3.25,
+  negDouble: -0.5,
+  big: 2n ** 63n - 1n,
+  bigNeg: -(2n ** 63n),
+  bytes: bytesOf(5, 9),
+  strs: ['a', 'é', ''],
+  ints: [1, 2, -3],
+  doubles: [1.5, -2.25],
+  bools: [true, false],
+  bigs: [1n, -2n],
+  bytesList: [bytesOf(2, 1), bytesOf(3, 2)],
+  emptyList: [] as string[],
+};
+const ATTRS_OUT = {
+  str: { string: 'héllo wörld ✓' },
+  empty: { string: '' },
+  yes: { bool: true },
+  no: { bool: false },
+  int: { int: 7n },
+  neg: { int: -3n },
+  zero: { int: 0n },
+  bigIntNumber: { int: 2n ** 53n },
+  double: { double: 3.25 },
+  negDouble: { double: -0.5 },
+  big: { int: 2n ** 63n - 1n },
+  bigNeg: { int: -(2n ** 63n) },
+  bytes: { bytes: bytesOf(5, 9) },
+  strs: { array: [{ string: 'a' }, { string: 'é' }, { string: '' }] },
+  ints: { array: [{ int: 1n }, { int: 2n }, { int: -3n }] },
+  doubles: { array: [{ double: 1.5 }, { double: -2.25 }] },
+  bools: { array: [{ bool: true }, { bool: false }] },
+  bigs: { array: [{ int: 1n }, { int: -2n }] },
+  bytesList: { array: [{ bytes: bytesOf(2, 1) }, { bytes: bytesOf(3, 2) }] },
+  emptyList: { array: [] },
+};
+
+function expectAttrs(kvs: JsKeyValue[], expected: Record<string, unknown>): void {
+  expect(attributesMap(kvs)).toEqual(expected);
+}
+
+describe('the recorder writes exactly the fields it was given', () => {
+  test('recordString interns: the same string returns the same ref and makes one dictionary entry', () => {
+    const { rec, path } = fresh();
+    const a = rec.recordString('grüße 👋');
+    const entriesAfterFirst = read(path).dictionary.numEntries;
+    const b = rec.recordString('grüße 👋');
+    const c = rec.recordString('other');
+    rec.close();
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    const f = read(path);
+    expect(f.resolveString(a)).toBe('grüße 👋');
+    expect(f.resolveString(c)).toBe('other');
+    expect(f.dictionary.numEntries).toBe(entriesAfterFirst + 1);
+    const same = f.entries().filter((e) => Buffer.from(e.bytes).equals(Buffer.from('grüße 👋', 'utf8')));
+    expect(same.map((e) => e.ref)).toEqual([a]);
+    expect(f.entries().length).toBe(f.dictionary.numEntries);
+  });
+
+  test('createResource writes a Resource entry and deduplicates identical resources', () => {
+    const { rec, path } = fresh();
+    const r1 = rec.createResource({ 'service.name': 'svc', 'service.instance.id': 'i-1', pid: 42, weight: 0.5 });
+    const before = read(path).dictionary.numEntries;
+    const r2 = rec.createResource({ 'service.name': 'svc', 'service.instance.id': 'i-1', pid: 42, weight: 0.5 });
+    const afterDup = read(path).dictionary.numEntries;
+    const r3 = rec.createResource({ 'service.name': 'svc2' });
+    const r4 = rec.createResource({ 'service.name': 'svc', 'service.instance.id': 'i-1', pid: 42, weight: 0.5 }, 'https://opentelemetry.io/schemas/1.30.0');
+    rec.close();
+    expect(r2).toBe(r1);
+    expect(afterDup).toBe(before);
+    expect(r3).not.toBe(r1);
+    expect(r4).not.toBe(r1);
+    const f = read(path);
+    expect(attributesObject(f.resolveResource(r1).attributes)).toEqual({ 'service.name': 'svc', 'service.instance.id': 'i-1', pid: 42n, weight: 0.5 });
+    expect(attributesObject(f.resolveResource(r3).attributes)).toEqual({ 'service.name': 'svc2' });
+    expect(f.resolveResource(r1).droppedAttributesCount).toBe(0);
+  });
+
+  test('createInstrumentationScope writes name, version, attributes and the resource ref', () => {
+    const { rec, path } = fresh();
+    const res = rec.createResource({ 'service.name': 'svc' });
+    const s1 = rec.createInstrumentationScope(res, '@opentelemetry/instrumentation-http', '0.223.0', { 'lib.flag': true, n: 3 });
+    const s2 = rec.createInstrumentationScope(res, 'no-version');
+    rec.close();
+    const f = read(path);
+    const a = f.resolveScope(s1);
+    expect(a.name).toBe('@opentelemetry/instrumentation-http');
+    expect(a.version).toBe('0.223.0');
+    expect(a.resourceRef).toBe(res);
+    expect(attributesObject(a.attributes)).toEqual({ 'lib.flag': true, n: 3n });
+    const b = f.resolveScope(s2);
+    expect(b.name).toBe('no-version');
+    expect(b.version).toBe('');
+    expect(b.resourceRef).toBe(res);
+    expect(b.attributes).toEqual([]);
+  });
+
+  test('createMetricStream writes all four aggregations, in camelCase and the snake_case dictionary form', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const gauge = rec.createMetricStream(scope, 'g', 'a gauge', '1', 'gauge');
+    const gauge2 = rec.createMetricStream(scope, 'g2', '', '', { type: 'gauge' });
+    const sumD = rec.createMetricStream(scope, 'http.server.requests', 'reqs', '{request}', { type: 'sum', temporality: 'delta', isMonotonic: true });
+    const sumC = rec.createMetricStream(scope, 'updown', 'ud', '1', { type: 'sum', temporality: 'cumulative', isMonotonic: false });
+    const hist = rec.createMetricStream(scope, 'http.server.duration', 'dur', 'ms', { type: 'histogram', temporality: 'cumulative', boundaries: [0, 5, 10.5, 1000] });
+    const exp = rec.createMetricStream(scope, 'exp', 'e', 's', { type: 'exponentialHistogram', temporality: 'delta', maxBuckets: 160, maxScale: 20 });
+    const sGauge = rec.createMetricStream(scope, 'sg', '', '', { gauge: {} });
+    const sSum = rec.createMetricStream(scope, 'ss', '', '', { sum: { aggregation_temporality: 1, is_monotonic: true } });
+    const sHist = rec.createMetricStream(scope, 'sh', '', '', { histogram: { aggregation_temporality: 2, bucket_boundaries: [1, 2] } });
+    const sExp = rec.createMetricStream(scope, 'se', '', '', { exp_hist: { aggregation_temporality: 2, max_buckets: 80, max_scale: 10 } });
+    rec.close();
+    const f = read(path);
+    expect(f.resolveMetric(gauge)).toEqual({ name: 'g', description: 'a gauge', unit: '1', scopeRef: scope, aggregation: { type: 'gauge' } });
+    expect(f.resolveMetric(gauge2)).toEqual({ name: 'g2', description: '', unit: '', scopeRef: scope, aggregation: { type: 'gauge' } });
+    expect(f.resolveMetric(sumD)).toEqual({
+      name: 'http.server.requests',
+      description: 'reqs',
+      unit: '{request}',
+      scopeRef: scope,
+      aggregation: { type: 'sum', temporality: 1, isMonotonic: true },
+    });
+    expect(f.resolveMetric(sumC).aggregation).toEqual({ type: 'sum', temporality: 2, isMonotonic: false });
+    expect(f.resolveMetric(hist)).toEqual({
+      name: 'http.server.duration',
+      description: 'dur',
+      unit: 'ms',
+      scopeRef: scope,
+      aggregation: { type: 'histogram', temporality: 2, boundaries: [0, 5, 10.5, 1000] },
+    });
+    expect(f.resolveMetric(exp).aggregation).toEqual({ type: 'exponentialHistogram', temporality: 1, maxBuckets: 160n, maxScale: 20n });
+    expect(f.resolveMetric(sGauge).aggregation).toEqual({ type: 'gauge' });
+    expect(f.resolveMetric(sSum).aggregation).toEqual({ type: 'sum', temporality: 1, isMonotonic: true });
+    expect(f.resolveMetric(sHist).aggregation).toEqual({ type: 'histogram', temporality: 2, boundaries: [1, 2] });
+    expect(f.resolveMetric(sExp).aggregation).toEqual({ type: 'exponentialHistogram', temporality: 2, maxBuckets: 80n, maxScale: 10n });
+  });
+
+  test('recordMeasurement writes as_long for int streams and as_double otherwise, with attributes, time and span context', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const ints = rec.createMetricStream(scope, 'count', '', '1', { type: 'sum', temporality: 'delta', isMonotonic: true }, { valueType: 'int' });
+    const dbls = rec.createMetricStream(scope, 'ratio', '', '1', 'gauge');
+    const dflt = rec.createMetricStream(scope, 'dflt', '', '1', 'gauge', { valueType: 'double' });
+    rec.recordMeasurement(ints, { route: '/a', code: 200 }, T1, 42);
+    rec.recordMeasurement(ints, null, T2, 2n ** 62n);
+    rec.recordMeasurement(ints, undefined, T1, -7);
+    rec.recordMeasurement(dbls, { k: true }, T1, 42);
+    rec.recordMeasurement(dbls, {}, T1, 0.125);
+    rec.recordMeasurement(dflt, {}, 12345, -1.5);
+    const now = nowBracket(() => rec.recordMeasurement(ints, { a: 'b' }, undefined, 1, { traceId: toHex(TRACE), spanId: SPAN, traceFlags: 1 }));
+    expect(rec.stats().measurements.written).toBe(7);
+    rec.close();
+    const ms = read(path).measurements.messages.map((m) => m.message);
+    expect(ms).toHaveLength(7);
+    expect(ms[0]).toEqual({ metricRef: ints, attributes: expect.any(Array), timeUnixNano: T1, value: { asLong: 42n }, spanContext: undefined });
+    expectAttrs(ms[0].attributes, { route: { string: '/a' }, code: { int: 200n } });
+    expect(ms[1]).toEqual({ metricRef: ints, attributes: [], timeUnixNano: T2, value: { asLong: 2n ** 62n }, spanContext: undefined });
+    expect(ms[2].value).toEqual({ asLong: -7n });
+    expect(ms[2].attributes).toEqual([]);
+    expect(ms[3]).toMatchObject({ metricRef: dbls, timeUnixNano: T1, value: { asDouble: 42 } });
+    expectAttrs(ms[3].attributes, { k: { bool: true } });
+    expect(ms[4].value).toEqual({ asDouble: 0.125 });
+    expect(ms[5]).toMatchObject({ metricRef: dflt, timeUnixNano: 12345n, value: { asDouble: -1.5 } });
+    expect(ms[6].spanContext).toEqual({ traceId: toHex(TRACE), spanId: toHex(SPAN), flags: 1 });
+    expect(ms[6].timeUnixNano >= now.low && ms[6].timeUnixNano <= now.high).toBe(true);
+  });
+
+  test('recordEvent writes scope, span context, name, time, attributes, severity and every kind of body', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const name = rec.recordString('exception');
+    const ctx = { traceId: TRACE, spanId: toHex(SPAN), traceFlags: 1 };
+    const bodies: Array<[unknown, unknown]> = [
+      ['a log line ✓', { string: 'a log line ✓' }],
+      [42, { int: 42n }],
+      [1.5, { double: 1.5 }],
+      [12n, { int: 12n }],
+      [true, { bool: true }],
+      [false, { bool: false }],
+      [bytesOf(4, 7), { bytes: bytesOf(4, 7) }],
+      [['x', 1, 2.5, false, ['nested']], { array: [{ string: 'x' }, { int: 1n }, { double: 2.5 }, { bool: false }, { array: [{ string: 'nested' }] }] }],
+    ];
+    for (const [body] of bodies) rec.recordEvent(scope, ctx, name, T1, { 'exception.type': 'Error' }, { severityNumber: 17, severityText: 'ERROR', body: body as never });
+    rec.recordEvent(scope, null, 0, T2, { n: 1 }, { body: { msg: 'hi', n: 2, inner: { ok: true } } });
+    const now = nowBracket(() => rec.recordEvent(scope, undefined, 0, undefined));
+    rec.close();
+    const ev = read(path).events.messages.map((m) => m.message);
+    expect(ev).toHaveLength(bodies.length + 2);
+    bodies.forEach(([, expected], i) => {
+      expect(ev[i]).toEqual({
+        scopeRef: scope,
+        timeUnixNano: T1,
+        severityNumber: 17,
+        severityText: 'ERROR',
+        body: expected,
+        eventNameRef: name,
+        eventName: 'exception',
+        spanContext: { traceId: toHex(TRACE), spanId: toHex(SPAN), flags: 1 },
+        attributes: expect.any(Array),
+      });
+      expectAttrs(ev[i].attributes, { 'exception.type': { string: 'Error' } });
+    });
+    const map = ev[bodies.length];
+    expect(map.spanContext).toBeUndefined();
+    expect(map.eventName).toBe('');
+    expect(map.timeUnixNano).toBe(T2);
+    expect(map.severityNumber).toBe(0);
+    expect(map.severityText).toBe('');
+    expectAttrs(map.attributes, { n: { int: 1n } });
+    expect(map.body).toBeDefined();
+    const body = map.body as { kvlist: JsKeyValue[] };
+    expect(attributesObject(body.kvlist)).toEqual({ msg: 'hi', n: 2n, inner: { ok: true } });
+    const last = ev[bodies.length + 1];
+    expect(last.body).toBeUndefined();
+    expect(last.attributes).toEqual([]);
+    expect(last.timeUnixNano >= now.low && last.timeUnixNano <= now.high).toBe(true);
+  });
+
+  test('recordSpanStart writes ids (bytes or hex), parent, flags, name, kind, time and attributes of every type', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 'GET /users/:id', 2, T1, ATTRS_IN);
+    rec.close();
+    const s = onlySpan(read(path));
+    expect(s.scopeRef).toBe(scope);
+    expect(s.traceId).toBe(toHex(TRACE));
+    expect(s.spanId).toBe(toHex(SPAN));
+    expect(s.event).toMatchObject({ type: 'start', parentSpanId: toHex(PARENT), flags: 1, name: 'GET /users/:id', kind: 2, startTimeUnixNano: T1 });
+    if (s.event.type !== 'start') throw new Error('not a start');
+    expectAttrs(s.event.attributes, ATTRS_OUT);
+  });
+
+  test('hex-string ids write the same bytes as Uint8Array ids; a root span has no parent; undefined time is now', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const now = nowBracket(() => rec.recordSpanStart(scope, toHex(TRACE), toHex(SPAN), null, 0, 'root', 1, undefined));
+    rec.recordSpanStart(scope, TRACE, SPAN, undefined, 0, 'root', 1, T1, null);
+    rec.recordSpanStart(scope, toHex(OTHER_TRACE), OTHER_SPAN, toHex(PARENT), 0x301, 'remote child', 5, 1000);
+    rec.close();
+    const [a, b, c] = read(path).spans.messages.map((m) => m.message);
+    expect(a.traceId).toBe(toHex(TRACE));
+    expect(a.spanId).toBe(toHex(SPAN));
+    expect(b.traceId).toBe(a.traceId);
+    expect(b.spanId).toBe(a.spanId);
+    if (a.event.type !== 'start' || b.event.type !== 'start' || c.event.type !== 'start') throw new Error('not a start');
+    expect(a.event.parentSpanId).toBe('');
+    expect(b.event.parentSpanId).toBe('');
+    expect(a.event.attributes).toEqual([]);
+    expect(a.event.startTimeUnixNano >= now.low && a.event.startTimeUnixNano <= now.high).toBe(true);
+    expect(b.event.startTimeUnixNano).toBe(T1);
+    expect(c.traceId).toBe(toHex(OTHER_TRACE));
+    expect(c.spanId).toBe(toHex(OTHER_SPAN));
+    expect(c.event).toMatchObject({ parentSpanId: toHex(PARENT), flags: 0x301, name: 'remote child', kind: 5, startTimeUnixNano: 1000n });
+  });
+
+  test('null and undefined attribute values are skipped; nothing else is', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, { a: null, b: undefined, c: 'kept' });
+    rec.close();
+    const s = onlySpan(read(path));
+    if (s.event.type !== 'start') throw new Error('not a start');
+    expectAttrs(s.event.attributes, { c: { string: 'kept' } });
+  });
+
+  test('recordSpanEnd writes the end time and status; without a status, none (or an unset one) is written', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    rec.recordSpanEnd(scope, TRACE, SPAN, T2, { code: 2, message: 'boom 💥' });
+    rec.recordSpanEnd(scope, toHex(TRACE), toHex(SPAN), T1, { code: 1 });
+    rec.recordSpanEnd(scope, TRACE, SPAN, T1);
+    const now = nowBracket(() => rec.recordSpanEnd(scope, TRACE, SPAN, undefined, null));
+    rec.close();
+    const [a, b, c, d] = read(path).spans.messages.map((m) => m.message);
+    expect(a).toEqual({ scopeRef: scope, traceId: toHex(TRACE), spanId: toHex(SPAN), event: { type: 'end', endTimeUnixNano: T2, status: { code: 2, message: 'boom 💥' } } });
+    expect(b.event).toEqual({ type: 'end', endTimeUnixNano: T1, status: { code: 1, message: '' } });
+    for (const m of [c, d]) {
+      if (m.event.type !== 'end') throw new Error('not an end');
+      if (m.event.status !== undefined) expect(m.event.status).toEqual({ code: 0, message: '' });
+    }
+    if (d.event.type !== 'end') throw new Error('not an end');
+    expect(d.event.endTimeUnixNano >= now.low && d.event.endTimeUnixNano <= now.high).toBe(true);
+  });
+
+  test('recordSpanName, recordSpanAttributes and recordSpanLinks write their fields', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    rec.recordSpanName(scope, TRACE, toHex(SPAN), 'renamed ✓');
+    rec.recordSpanAttributes(scope, toHex(TRACE), SPAN, ATTRS_IN);
+    rec.recordSpanLinks(scope, TRACE, SPAN, [
+      { traceId: OTHER_TRACE, spanId: toHex(OTHER_SPAN), traceState: 'vendor=a,other=b', traceFlags: 1, attributes: { 'link.kind': 'follows', n: 2 }, droppedAttributesCount: 3 },
+      { traceId: toHex(TRACE), spanId: PARENT },
+    ]);
+    rec.close();
+    const [n, a, l] = read(path).spans.messages.map((m) => m.message);
+    for (const m of [n, a, l]) {
+      expect(m.scopeRef).toBe(scope);
+      expect(m.traceId).toBe(toHex(TRACE));
+      expect(m.spanId).toBe(toHex(SPAN));
+    }
+    expect(n.event).toEqual({ type: 'name', name: 'renamed ✓' });
+    if (a.event.type !== 'attributes') throw new Error('not an attribute update');
+    expectAttrs(a.event.attributes, ATTRS_OUT);
+    if (l.event.type !== 'link') throw new Error('not a link');
+    expect(l.event.links).toHaveLength(2);
+    expect(l.event.links[0]).toMatchObject({ traceId: toHex(OTHER_TRACE), spanId: toHex(OTHER_SPAN), traceState: 'vendor=a,other=b', flags: 1, droppedAttributesCount: 3 });
+    expect(attributesObject(l.event.links[0].attributes)).toEqual({ 'link.kind': 'follows', n: 2n });
+    expect(l.event.links[1]).toEqual({ traceId: toHex(TRACE), spanId: toHex(PARENT), traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 });
+  });
+
+  test('stats() counts what was written, per ring, and the dictionary size', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const m = rec.createMetricStream(scope, 'm', '', '', 'gauge');
+    for (let i = 0; i < 3; i++) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1);
+    for (let i = 0; i < 2; i++) rec.recordEvent(scope, null, 0, T1);
+    rec.recordMeasurement(m, null, T1, 1);
+    const st = rec.stats();
+    const f = read(path);
+    rec.close();
+    expect(st.spans).toEqual({ written: 3, dropped: 0 });
+    expect(st.events).toEqual({ written: 2, dropped: 0 });
+    expect(st.measurements).toEqual({ written: 1, dropped: 0 });
+    expect(st.truncated).toBe(0);
+    expect(st.dictionary.entries).toBe(f.dictionary.numEntries);
+    // Either the bytes of the entries or the dictionary's extent including its header.
+    expect([f.dictionary.end - f.dictionary.offset - 64, f.dictionary.end - f.dictionary.offset]).toContain(st.dictionary.bytes);
+    expect([f.events.messages.length, f.spans.messages.length, f.measurements.messages.length]).toEqual([2, 3, 1]);
+  });
+});
