@@ -100,13 +100,6 @@ impl Env {
         Ok((p as *mut u8, len))
     }
 
-    pub fn is_nullish(self, v: napi_value) -> bool {
-        let mut t = 0;
-        // SAFETY: valid out-pointer.
-        let s = unsafe { napi_typeof(self.0, v, &mut t) };
-        s == NAPI_OK && (t == NAPI_UNDEFINED || t == NAPI_NULL)
-    }
-
     pub fn reference(self, v: napi_value) -> JsResult<napi_ref> {
         let mut r = std::ptr::null_mut();
         // SAFETY: valid out-pointer; the reference is deleted with `delete_reference`.

@@ -16,9 +16,6 @@ pub type napi_finalize = unsafe extern "C" fn(env: napi_env, data: *mut c_void, 
 pub const NAPI_OK: napi_status = 0;
 pub const NAPI_AUTO_LENGTH: usize = usize::MAX;
 
-// napi_valuetype
-pub const NAPI_UNDEFINED: i32 = 0;
-pub const NAPI_NULL: i32 = 1;
 
 extern "C" {
     pub fn napi_create_function(env: napi_env, name: *const c_char, len: usize, cb: napi_callback, data: *mut c_void, result: *mut napi_value) -> napi_status;
@@ -38,7 +35,6 @@ extern "C" {
     pub fn napi_get_null(env: napi_env, result: *mut napi_value) -> napi_status;
     pub fn napi_create_array_with_length(env: napi_env, length: usize, result: *mut napi_value) -> napi_status;
     pub fn napi_set_element(env: napi_env, object: napi_value, index: u32, value: napi_value) -> napi_status;
-    pub fn napi_typeof(env: napi_env, value: napi_value, result: *mut i32) -> napi_status;
     pub fn napi_create_reference(env: napi_env, value: napi_value, initial_refcount: u32, result: *mut napi_ref) -> napi_status;
     pub fn napi_delete_reference(env: napi_env, r: napi_ref) -> napi_status;
     pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
