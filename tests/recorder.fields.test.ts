@@ -357,6 +357,65 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(l.event.links[1]).toEqual({ traceId: toHex(TRACE), spanId: toHex(PARENT), traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 });
   });
 
+  describe('a value that fits is written whole, whatever the other rings\' slot sizes (default options: events 1024-byte slots, spans 512, measurements 256)', () => {
+    /** The string lengths of the attributes (concise on failure), then the values. */
+    function expectWhole(kvs: JsKeyValue[], expected: Record<string, string>): void {
+      const got = attributesObject(kvs);
+      const lengths = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, String(v).length]));
+      expect(lengths(got)).toEqual(lengths(expected));
+      expect(got).toEqual(expected);
+    }
+
+    test('dictionary entries (resource and scope attributes) are never truncated to a slot', () => {
+      const p = tmp.file('whole-dict.mmap');
+      const rec = openRecorder(p);
+      const res = rec.createResource({ 'process.command_line': 'r'.repeat(2000) });
+      const scope = rec.createInstrumentationScope(res, 's', '1', { note: 'n'.repeat(1000) });
+      const st = rec.stats();
+      rec.close();
+      const f = read(p);
+      expectWhole(f.resolveResource(res).attributes, { 'process.command_line': 'r'.repeat(2000) });
+      expectWhole(f.resolveScope(scope).attributes, { note: 'n'.repeat(1000) });
+      expect(st.truncated).toBe(0);
+    });
+
+    test('an event body and attributes that fit a 1024-byte event slot are written whole', () => {
+      const p = tmp.file('whole-event.mmap');
+      const rec = openRecorder(p);
+      const scope = rec.createInstrumentationScope(rec.createResource({}), 's');
+      rec.recordEvent(scope, null, 0, T1, { a: 'e'.repeat(300) }, { body: 'b'.repeat(600) });
+      const st = rec.stats();
+      rec.close();
+      const e = read(p).events.messages[0].message;
+      expect(e.body && 'string' in e.body ? e.body.string.length : e.body).toBe(600);
+      expectWhole(e.attributes, { a: 'e'.repeat(300) });
+      expect(st.truncated).toBe(0);
+    });
+
+    test('a span attribute that fits a 512-byte span slot is written whole', () => {
+      const p = tmp.file('whole-span.mmap');
+      const rec = openRecorder(p);
+      const scope = rec.createInstrumentationScope(rec.createResource({}), 's');
+      rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 'x', 1, T1, { s: 's'.repeat(300) });
+      const st = rec.stats();
+      rec.close();
+      const s = onlySpan(read(p));
+      if (s.event.type !== 'start') throw new Error('not a start');
+      expectWhole(s.event.attributes, { s: 's'.repeat(300) });
+      expect(st.truncated).toBe(0);
+    });
+  });
+
+  test('integral numbers outside the int64 range are written as doubles, not clamped', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 'x', 1, T1, { e20: 1e20, p63: 2 ** 63, m: -(2 ** 64), maxSafe: Number.MAX_SAFE_INTEGER });
+    rec.close();
+    const s = onlySpan(read(path));
+    if (s.event.type !== 'start') throw new Error('not a start');
+    expectAttrs(s.event.attributes, { e20: { double: 1e20 }, p63: { double: 2 ** 63 }, m: { double: -(2 ** 64) }, maxSafe: { int: BigInt(Number.MAX_SAFE_INTEGER) } });
+  });
+
   test('stats() counts what was written, per ring, and the dictionary size', () => {
     const { rec, path } = fresh();
     const scope = scopeOf(rec);
