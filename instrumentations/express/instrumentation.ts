@@ -1,0 +1,236 @@
+/**
+ * The express hooks: `Router#use` and `Router#route` are wrapped so that every
+ * layer they add gets its `handle` wrapped; the wrapped handle asks
+ * `ExpressTelemetry` for a span, runs the layer in that span's context, and ends
+ * the span when the layer calls `next`, throws, rejects (express 5) or the response
+ * closes. Works for `require('express')` and `import express from 'express'`
+ * (InstrumentationBase hooks both through require-in-the-middle and import-in-the-middle).
+ */
+import { context, diag, trace } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+  type InstrumentationConfig,
+} from '@opentelemetry/instrumentation';
+import { moduleObject } from '../common/exports';
+import { VersionRange } from '../common/versionRange';
+import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
+import { constructedRoute, layerPathOf, matchedRoute, popLayerPath, pushLayerPath } from './routePath';
+import { describeLayer, ExpressTelemetry, type LayerShape, type LayerSpan } from './telemetry';
+
+/** The express versions instrumented. */
+export const EXPRESS_VERSIONS = new VersionRange('>=4.0.0 <6.0.0');
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+interface ExpressLayer extends LayerShape {
+  handle: AnyFunction;
+  [kLayerPatched]?: true;
+}
+
+interface RouterMethods {
+  stack?: ExpressLayer[];
+  use: AnyFunction;
+  route: AnyFunction;
+}
+
+interface ExpressExports {
+  Router: RouterMethods & { prototype?: Partial<RouterMethods> };
+  application: object;
+}
+
+interface ExpressRequest {
+  method?: string;
+  originalUrl?: string;
+  route?: unknown;
+}
+
+interface ClosableResponse {
+  once?: (event: 'close', listener: () => void) => unknown;
+  removeListener?: (event: 'close', listener: () => void) => unknown;
+}
+
+const kLayerPatched = Symbol('otlp-mmap.express.layer');
+
+function isExpressExports(value: unknown): value is ExpressExports {
+  if (typeof value !== 'function') return false;
+  const { Router, application } = value as { Router?: unknown; application?: unknown };
+  return typeof Router === 'function' && typeof application === 'object' && application !== null;
+}
+
+/** Express 5 keeps router methods on `Router.prototype`; express 4 on `Router` itself. */
+function routerMethods(express: ExpressExports): RouterMethods {
+  const proto = express.Router.prototype;
+  if (proto && typeof proto.route === 'function' && typeof proto.use === 'function') return proto as RouterMethods;
+  return express.Router;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function majorOf(version: string | undefined): number {
+  return Number((version ?? '0').split('.')[0]) || 0;
+}
+
+/** Hooks express 4 and 5. */
+export class ExpressInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+  private readonly telemetry = new ExpressTelemetry(() => this.tracer);
+
+  constructor(config: InstrumentationConfig = {}) {
+    super(`${SCOPE_PREFIX}express`, INSTRUMENTATION_VERSION, config);
+  }
+
+  protected override init(): InstrumentationNodeModuleDefinition {
+    // All versions reach `patch`, which says in diag why it skips an unsupported one.
+    return new InstrumentationNodeModuleDefinition(
+      'express',
+      ['*'],
+      (exports: unknown, version?: string) => this.patch(exports, version),
+      (exports: unknown) => this.unpatch(exports),
+    );
+  }
+
+  private patch(exports: unknown, version: string | undefined): unknown {
+    if (!EXPRESS_VERSIONS.includes(version)) {
+      diag.warn(
+        `otlp-mmap: express ${version ?? '(unknown version)'} is not supported ` +
+          `(supported: ${EXPRESS_VERSIONS.text}); it is not instrumented`,
+      );
+      return exports;
+    }
+    const express = moduleObject(exports, isExpressExports);
+    if (!express) {
+      diag.warn(`otlp-mmap: express ${version} does not export Router/application as expected; not instrumented`);
+      return exports;
+    }
+    const router = routerMethods(express);
+    // The same module can reach us twice (require hook and import hook).
+    if (isWrapped(router.use) || isWrapped(router.route)) return exports;
+    const handlesPromises = majorOf(version) >= 5;
+    this._wrap(router, 'route', (original) => this.wrapLayerFactory(original, handlesPromises));
+    this._wrap(router, 'use', (original) => this.wrapLayerFactory(original, handlesPromises));
+    return exports;
+  }
+
+  private unpatch(exports: unknown): void {
+    const express = moduleObject(exports, isExpressExports);
+    if (!express) return;
+    const router = routerMethods(express);
+    if (isWrapped(router.route)) this._unwrap(router, 'route');
+    if (isWrapped(router.use)) this._unwrap(router, 'use');
+  }
+
+  /** Wraps `Router#use`/`Router#route`: the layers the call adds get traced. */
+  private wrapLayerFactory(original: AnyFunction, handlesPromises: boolean): AnyFunction {
+    const instrumentation = this;
+    return function layerFactory(this: unknown, ...args: unknown[]): unknown {
+      const stack = (this as { stack?: unknown }).stack;
+      const before = Array.isArray(stack) ? stack.length : 0;
+      const result = original.apply(this, args);
+      try {
+        const after = (this as { stack?: unknown }).stack;
+        if (Array.isArray(after)) {
+          const layerPath = layerPathOf(args);
+          for (let i = before; i < after.length; i++) {
+            instrumentation.patchLayer(after[i] as ExpressLayer, layerPath, handlesPromises);
+          }
+        }
+      } catch (err) {
+        diag.debug('otlp-mmap: express layer not instrumented', err);
+      }
+      return result;
+    };
+  }
+
+  private patchLayer(layer: ExpressLayer, layerPath: string | undefined, handlesPromises: boolean): void {
+    if (!layer || layer[kLayerPatched] || typeof layer.handle !== 'function') return;
+    layer[kLayerPatched] = true;
+    const original = layer.handle;
+    // Error-handling middleware (four parameters) is not traced, as in the official instrumentation.
+    if (original.length === 4) return;
+    const instrumentation = this;
+    const telemetry = this.telemetry;
+
+    const traced = function (this: unknown, ...args: unknown[]): unknown {
+      const req = args[0] as ExpressRequest | undefined;
+      const res = args[1] as ClosableResponse | undefined;
+      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object') {
+        return original.apply(this, args);
+      }
+      let span: LayerSpan | undefined;
+      let pathStored = false;
+      try {
+        pathStored = pushLayerPath(req, layerPath);
+        const httpRoute = matchedRoute(req, req.originalUrl);
+        telemetry.routeMatched(req.method, httpRoute);
+        span = telemetry.startLayer(describeLayer(layer, constructedRoute(req), layerPath), httpRoute);
+      } catch (err) {
+        diag.debug('otlp-mmap: express span not started', err);
+      }
+      if (span === undefined) return original.apply(this, args);
+      const layerSpan = span;
+
+      const onClose = (): void => layerSpan.end();
+      const nextIndex = args.findIndex((arg) => typeof arg === 'function');
+      if (nextIndex >= 0) {
+        const next = args[nextIndex] as AnyFunction;
+        args[nextIndex] = function tracedNext(this: unknown, ...nextArgs: unknown[]): unknown {
+          const value = nextArgs[0];
+          // express treats anything but nothing, 'route' and 'router' as an error.
+          const isError = !(value === undefined || value === null || value === 'route' || value === 'router');
+          try {
+            if (isError) layerSpan.fail(value);
+            layerSpan.end();
+            res?.removeListener?.('close', onClose);
+            if (pathStored && !(isError && req.route)) popLayerPath(req);
+          } catch (err) {
+            diag.debug('otlp-mmap: express span not ended', err);
+          }
+          // The next layer is a sibling: keep the active context (baggage a middleware
+          // set stays) but with the request's span, not this layer's, as the parent.
+          const parentSpan = trace.getSpan(layerSpan.parentContext);
+          const nextContext = parentSpan ? trace.setSpan(context.active(), parentSpan) : context.active();
+          return context.with(nextContext, () => next.apply(this, nextArgs));
+        };
+      }
+
+      try {
+        const result = context.with(layerSpan.context, () => original.apply(this, args));
+        // Express 5 turns a rejected promise into next(err) with its own `next`; see it here.
+        // (Express 4 ignores promises, and so do we: a handler would change unhandled-rejection behaviour.)
+        if (handlesPromises && isThenable(result)) {
+          result.then(undefined, (err: unknown) => {
+            layerSpan.fail(err);
+            layerSpan.end();
+          });
+        }
+        return result;
+      } catch (err) {
+        layerSpan.fail(err);
+        throw err;
+      } finally {
+        // A layer that responds without calling next ends with the response.
+        if (!layerSpan.ended) res?.once?.('close', onClose);
+      }
+    };
+
+    // `handle` can carry properties (a router's `stack`, `params`...): keep them reachable.
+    for (const key in original) {
+      Object.defineProperty(traced, key, {
+        get: () => (original as unknown as Record<string, unknown>)[key],
+        set: (value: unknown) => {
+          (original as unknown as Record<string, unknown>)[key] = value;
+        },
+        enumerable: true,
+        configurable: true,
+      });
+    }
+    layer.handle = traced;
+  }
+}

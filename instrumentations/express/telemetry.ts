@@ -1,0 +1,135 @@
+/**
+ * What the express instrumentation records: span names and attributes for layers
+ * (named as `@opentelemetry/instrumentation-express` names them), errors, and the
+ * matched route handed to the http server span. The hooks in `instrumentation.ts`
+ * decide when; this file decides what.
+ */
+import { context, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
+import { recordFailure } from '../common/errors';
+
+/** `express.type` values. */
+export type LayerType = 'router' | 'middleware' | 'request_handler';
+
+export const ATTR_EXPRESS_NAME = 'express.name';
+export const ATTR_EXPRESS_TYPE = 'express.type';
+
+/** The parts of an express `Layer` that describe it. */
+export interface LayerShape {
+  name?: string;
+  route?: unknown;
+  handle?: unknown;
+}
+
+/** How a layer is reported. */
+export interface LayerDescription {
+  type: LayerType;
+  /** `express.name`. */
+  name: string;
+  spanName: string;
+}
+
+function isRouter(layer: LayerShape): boolean {
+  if (layer.name === 'router') return true;
+  if (typeof layer.handle !== 'function') return false;
+  const { stack, handle } = layer.handle as { stack?: unknown; handle?: unknown };
+  return Array.isArray(stack) && typeof handle === 'function';
+}
+
+/**
+ * Describes a layer.
+ * @param layer the express layer
+ * @param route the route built from the mount paths so far, including this layer's
+ * @param layerPath the path this layer was mounted on, if it was given one
+ */
+export function describeLayer(layer: LayerShape, route: string, layerPath: string | undefined): LayerDescription {
+  if (isRouter(layer)) {
+    // Named after where the router is mounted. (The official instrumentation names a
+    // router after the first route found inside it; see tests/instrumentation-comparison.)
+    const path = layerPath || route || '/';
+    return { type: 'router', name: path, spanName: `router - ${path}` };
+  }
+  if (layer.route !== undefined) {
+    const path = route || layerPath;
+    return {
+      type: 'request_handler',
+      name: path ?? 'request handler',
+      spanName: path ? `request handler - ${path}` : 'request handler',
+    };
+  }
+  const name = layer.name || '<anonymous>';
+  return { type: 'middleware', name, spanName: `middleware - ${name}` };
+}
+
+/** A layer's span. `end` and `fail` are safe to call in any order, any number of times. */
+export interface LayerSpan {
+  /** The context the layer's own code runs in. */
+  readonly context: Context;
+  /** The context the layer was entered from. */
+  readonly parentContext: Context;
+  readonly ended: boolean;
+  end(): void;
+  /** Records an error (exception event, status ERROR); the span stays open. */
+  fail(error: unknown): void;
+}
+
+class RecordingLayerSpan implements LayerSpan {
+  ended = false;
+  constructor(
+    private readonly span: Span,
+    readonly context: Context,
+    readonly parentContext: Context,
+  ) {}
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.span.end();
+  }
+
+  fail(error: unknown): void {
+    if (this.ended) return;
+    recordFailure(this.span, error, false);
+  }
+}
+
+/** Records express layers through one tracer. */
+export class ExpressTelemetry {
+  constructor(private readonly tracer: () => Tracer) {}
+
+  /**
+   * The request matched `route`: the http server span learns it (through the RPC
+   * metadata the http instrumentation reads when the response finishes) and is
+   * renamed `GET /users/:id` at once.
+   */
+  routeMatched(method: string | undefined, route: string | undefined): void {
+    if (route === undefined) return;
+    const rpc = getRPCMetadata(context.active());
+    if (rpc?.type !== RPCType.HTTP) return;
+    rpc.route = route;
+    rpc.span.setAttribute(ATTR_HTTP_ROUTE, route);
+    rpc.span.updateName(`${method || 'GET'} ${route}`);
+  }
+
+  /**
+   * Starts the span of a layer, as a child of the active span. Returns `undefined`
+   * when there is no active span (the request is not traced). A router's span is
+   * ended at once and its layers stay children of the request's span.
+   */
+  startLayer(description: LayerDescription, httpRoute: string | undefined): LayerSpan | undefined {
+    const parentContext = context.active();
+    if (trace.getSpan(parentContext) === undefined) return undefined;
+    const attributes: Attributes = {};
+    if (httpRoute !== undefined) attributes[ATTR_HTTP_ROUTE] = httpRoute;
+    attributes[ATTR_EXPRESS_NAME] = description.name;
+    attributes[ATTR_EXPRESS_TYPE] = description.type;
+    const span = this.tracer().startSpan(description.spanName, { attributes }, parentContext);
+    if (description.type === 'router') {
+      const marker = new RecordingLayerSpan(span, parentContext, parentContext);
+      marker.end();
+      return marker;
+    }
+    return new RecordingLayerSpan(span, trace.setSpan(parentContext, span), parentContext);
+  }
+}

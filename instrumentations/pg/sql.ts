@@ -1,0 +1,81 @@
+/**
+ * Just enough SQL reading for span names: the operation (`SELECT`) and, when the
+ * statement names exactly one table, the collection (`users`). Never looks at values.
+ */
+
+/** What a statement is about. */
+export interface StatementSummary {
+  /** `db.operation.name`: the first keyword, upper case (`SELECT`, `INSERT`, `BEGIN`). */
+  operation?: string;
+  /** `db.collection.name`: the one table the statement names, if it names exactly one. */
+  collection?: string;
+}
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
+const QUALIFIED = String.raw`(${IDENT}(?:\s*\.\s*${IDENT})?)`;
+
+/** Removes leading whitespace, comments and opening parentheses. */
+function stripLead(text: string): string {
+  let rest = text;
+  for (;;) {
+    const trimmed = rest.replace(/^[\s(]+/, '');
+    if (trimmed.startsWith('--')) {
+      const end = trimmed.indexOf('\n');
+      rest = end < 0 ? '' : trimmed.slice(end + 1);
+    } else if (trimmed.startsWith('/*')) {
+      const end = trimmed.indexOf('*/');
+      rest = end < 0 ? '' : trimmed.slice(end + 2);
+    } else {
+      return trimmed;
+    }
+  }
+}
+
+function unquote(name: string): string {
+  return name
+    .split(/\s*\.\s*/)
+    .map((part) => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part))
+    .join('.');
+}
+
+/** The table named right after `keyword`, when the statement names only that one. */
+function singleTableAfter(body: string, keyword: RegExp): string | undefined {
+  const match = new RegExp(String.raw`${keyword.source}\s+${QUALIFIED}(\s*,)?`, 'i').exec(body);
+  if (!match || match[2]) return undefined; // no table, or a list of tables
+  // A join, a second FROM (subquery) or a USING clause means more than one collection.
+  const from = body.match(/\bfrom\b/gi)?.length ?? 0;
+  if (/\bjoin\b/i.test(body) || from > 1 || /\busing\b/i.test(body)) return undefined;
+  return unquote(match[1]);
+}
+
+/** Summarises a statement's text. */
+export function summarizeStatement(text: string): StatementSummary {
+  const body = stripLead(text);
+  const keyword = /^([A-Za-z]+)/.exec(body)?.[1];
+  if (!keyword) return {};
+  const operation = keyword.toUpperCase();
+  let collection: string | undefined;
+  switch (operation) {
+    case 'SELECT':
+    case 'DELETE':
+      collection = singleTableAfter(body, /\bfrom(?:\s+only)?/);
+      break;
+    case 'INSERT':
+      collection = singleTableAfter(body, /^insert\s+into/);
+      break;
+    case 'UPDATE':
+      collection = singleTableAfter(body, /^update(?:\s+only)?/);
+      break;
+    case 'TRUNCATE':
+      collection = singleTableAfter(body, /^truncate(?:\s+table)?(?:\s+only)?/);
+      break;
+    case 'CREATE':
+    case 'DROP':
+    case 'ALTER':
+      collection = singleTableAfter(body, /^\w+\s+(?:(?:temp|temporary|unlogged)\s+)?table(?:\s+if(?:\s+not)?\s+exists)?/);
+      break;
+    default:
+      break;
+  }
+  return collection === undefined ? { operation } : { operation, collection };
+}

@@ -1,0 +1,135 @@
+/**
+ * What the pg instrumentation records: a CLIENT span per query, named and
+ * attributed after the current database semantic conventions, and the
+ * `db.client.operation.duration` histogram. The hooks in `instrumentation.ts`
+ * decide when a query starts and ends; this file decides what is recorded.
+ */
+import {
+  context,
+  SpanKind,
+  trace,
+  ValueType,
+  type Attributes,
+  type Context,
+  type Histogram,
+  type Meter,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_NAMESPACE,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_RESPONSE_STATUS_CODE,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+  METRIC_DB_CLIENT_OPERATION_DURATION,
+} from '@opentelemetry/semantic-conventions';
+import { errorType, recordFailure } from '../common/errors';
+import { summarizeStatement } from './sql';
+
+/** Where a client is connected. */
+export interface ConnectionInfo {
+  database?: string;
+  host?: string;
+  port?: number;
+}
+
+/** Bucket boundaries the semantic conventions advise for database durations, in seconds. */
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+/**
+ * The span name: `<operation> <collection>`, else `<operation> <namespace>`, else
+ * the namespace, else `postgresql`.
+ */
+export function querySpanName(operation: string | undefined, collection: string | undefined, namespace: string | undefined): string {
+  const target = collection ?? namespace;
+  if (operation && target) return `${operation} ${target}`;
+  return operation ?? target ?? DB_SYSTEM_NAME_VALUE_POSTGRESQL;
+}
+
+/** One query in flight. `end` records it once; later calls do nothing. */
+export class QueryOperation {
+  private ended = false;
+
+  constructor(
+    private readonly span: Span,
+    private readonly metricAttributes: Attributes,
+    private readonly startedAt: number,
+    private readonly histogram: Histogram,
+    /** The context the query was issued in; callbacks and continuations run in it. */
+    readonly parentContext: Context,
+  ) {}
+
+  /** Ends the query, failed when `error` is set (anything but `null`/`undefined`). */
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    if (error !== undefined && error !== null) {
+      recordFailure(this.span, error, true);
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+        this.span.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, code);
+      }
+      this.metricAttributes[ATTR_ERROR_TYPE] = errorType(error);
+    }
+    this.span.end();
+    // Measured in the span's context, so the measurement can carry it as an exemplar.
+    this.histogram.record(seconds, this.metricAttributes, trace.setSpan(this.parentContext, this.span));
+  }
+}
+
+/** Records pg queries through one tracer and one meter. */
+export class PgTelemetry {
+  private meterInUse: Meter | undefined;
+  private histogram: Histogram | undefined;
+
+  constructor(
+    private readonly tracer: () => Tracer,
+    private readonly meter: () => Meter,
+  ) {}
+
+  private durationHistogram(): Histogram {
+    const meter = this.meter();
+    if (this.histogram === undefined || meter !== this.meterInUse) {
+      this.meterInUse = meter;
+      this.histogram = meter.createHistogram(METRIC_DB_CLIENT_OPERATION_DURATION, {
+        description: 'Duration of database client operations.',
+        unit: 's',
+        valueType: ValueType.DOUBLE,
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      });
+    }
+    return this.histogram;
+  }
+
+  /**
+   * Starts a query span as a child of the active context.
+   * @param text the statement as given to pg (with `$1` placeholders; values are never read)
+   * @param connection where the client is connected
+   */
+  startQuery(text: string | undefined, connection: ConnectionInfo): QueryOperation {
+    const parentContext = context.active();
+    const { operation, collection } = text === undefined ? {} : summarizeStatement(text);
+    const common: Attributes = { [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL };
+    if (connection.database) common[ATTR_DB_NAMESPACE] = connection.database;
+    if (operation) common[ATTR_DB_OPERATION_NAME] = operation;
+    if (collection) common[ATTR_DB_COLLECTION_NAME] = collection;
+    if (connection.host) common[ATTR_SERVER_ADDRESS] = connection.host;
+    if (connection.port !== undefined && Number.isInteger(connection.port)) common[ATTR_SERVER_PORT] = connection.port;
+
+    const spanAttributes: Attributes = { ...common };
+    if (text !== undefined) spanAttributes[ATTR_DB_QUERY_TEXT] = text;
+    const span = this.tracer().startSpan(
+      querySpanName(operation, collection, connection.database),
+      { kind: SpanKind.CLIENT, attributes: spanAttributes },
+      parentContext,
+    );
+    return new QueryOperation(span, common, performance.now(), this.durationHistogram(), parentContext);
+  }
+}
