@@ -60,9 +60,9 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-# The native addon (cargo, copied to ./otlp-mmap.<platform>.node) and the
-# TypeScript (dist/).
-RUN npm run build && npm run build:ts
+# `npm run build`: the native addon (cargo, copied to
+# ./otlp-mmap.<platform>.node) and the TypeScript (dist/).
+RUN npm run build
 # The /autoinstrumentation tree, made by the same script the tests exercise.
 RUN node scripts/build-autoinstrumentation.js /autoinstrumentation
 # The distributable package: npm pack with this platform's binary.
@@ -87,7 +87,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build && npm run build:ts
+RUN npm run build
 RUN node scripts/build-autoinstrumentation.js /autoinstrumentation
 
 FROM busybox:1.37 AS agent-musl

@@ -126,7 +126,7 @@ function main() {
   if (missing.length) {
     fail(
       `missing from ${root}: ${missing.join(', ')}\n` +
-        `Build the package first (\`npm run build\`: native addon for ${platformTriple()} and TypeScript).`,
+        `Build the package first (\`npm run build\`: the native addon for ${platformTriple()} and dist/).`,
     );
   }
 
