@@ -191,6 +191,26 @@ function parseAggregation(agg) {
 
 // ------------------------------------------------------------------ the recorder
 
+// Hex digit values by char code (-1 for anything else).
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[97 + i] = 10 + i;
+  HEX[65 + i] = 10 + i;
+}
+
+/** Decodes `bytes` bytes of hex from `s` into `buf` at `pos`; false on a non-hex character. */
+function hexInto(buf, pos, s, bytes) {
+  let bad = 0;
+  for (let i = 0; i < bytes; i++) {
+    const hi = HEX[s.charCodeAt(2 * i) & 127];
+    const lo = HEX[s.charCodeAt(2 * i + 1) & 127];
+    bad |= hi | lo | (s.charCodeAt(2 * i) | s.charCodeAt(2 * i + 1)) & 0xff80;
+    buf[pos + i] = (hi << 4) | lo;
+  }
+  return bad >= 0 && (bad & 0xff80) === 0;
+}
+
 const INITIAL_CALL_BUFFER = 64 * 1024;
 
 class RecorderImpl {
@@ -256,11 +276,31 @@ class RecorderImpl {
     this._pos += 8;
   }
   _str(s) {
-    if (s.length > this._maxChars) s = s.slice(0, this._maxChars);
-    this._ensure(4 + s.length * 3);
-    const n = this._buf.utf8Write(s, this._pos + 4, s.length * 3);
+    let len = s.length;
+    if (len > this._maxChars) {
+      s = s.slice(0, this._maxChars);
+      len = s.length;
+    }
+    this._ensure(4 + len * 3);
+    const buf = this._buf;
+    const start = this._pos + 4;
+    if (len <= 64) {
+      // Short strings: a plain loop beats a call into C++; bail out on non-ASCII.
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        this._dv.setUint32(this._pos, len, true);
+        this._pos = start + len;
+        return;
+      }
+    }
+    const n = buf.utf8Write(s, start, len * 3);
     this._dv.setUint32(this._pos, n, true);
-    this._pos += 4 + n;
+    this._pos = start + n;
   }
   _bytes(b) {
     this._ensure(4 + b.length);
@@ -271,7 +311,7 @@ class RecorderImpl {
   _id(v, bytes, arg) {
     this._ensure(bytes);
     if (typeof v === 'string') {
-      if (v.length !== bytes * 2 || this._buf.hexWrite(v, this._pos, bytes) !== bytes) {
+      if (v.length !== bytes * 2 || !hexInto(this._buf, this._pos, v, bytes)) {
         throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
       }
     } else if (v instanceof Uint8Array) {

@@ -146,6 +146,23 @@ impl Ring {
         map.atomic_i32(self.avail_offset(seq)).store(self.flag(seq), Ordering::Release);
     }
 
+    /// Writes `varint(total) + parts...` into the claimed slot and publishes it.
+    #[inline]
+    pub fn write_parts_and_publish(&self, map: &Mapping, seq: i64, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut prefix = [0u8; 10];
+        let n = crate::wire::encode::put_varint(&mut prefix, total as u64);
+        assert!(n + total <= self.buffer_size as usize, "message of {total} bytes does not fit a {}-byte slot", self.buffer_size);
+        let mut off = self.slot_offset(seq);
+        map.write_from(off, &prefix[..n]);
+        off += n as u64;
+        for p in parts {
+            map.write_from(off, p);
+            off += p.len() as u64;
+        }
+        map.atomic_i32(self.avail_offset(seq)).store(self.flag(seq), Ordering::Release);
+    }
+
     // ---- consumer ----
 
     /// The next sequence number if its slot is published.

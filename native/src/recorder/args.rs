@@ -12,6 +12,7 @@
 //! * span context: `u8` present, then 16 + 8 id bytes and `u32` flags.
 
 use super::RecError;
+use crate::file::layout::varint_len;
 use crate::wire::encode::{Enc, WT_LEN};
 
 /// Value tags in the call buffer.
@@ -51,6 +52,12 @@ impl<'a> Args<'a> {
         let s = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
+    }
+
+    /// Steps back `n` bytes (to re-read a tag on a slower path).
+    #[inline]
+    pub fn unread(&mut self, n: usize) {
+        self.pos -= n;
     }
 
     #[inline]
@@ -190,6 +197,7 @@ impl ValueEncoder {
     }
 
     /// Reads `f64 key ref` + value and writes a `KeyValueRef` message body.
+    #[inline]
     pub fn key_value(&mut self, args: &mut Args, enc: &mut Enc, depth: u32) -> Result<(), RecError> {
         let key = args.reference()?;
         enc.int64(1, key);
@@ -199,32 +207,87 @@ impl ValueEncoder {
         Ok(())
     }
 
-    /// Reads an attribute list into `out` as consecutive `KeyValueRef` bodies,
-    /// recording each body's byte range.
-    pub fn attributes(&mut self, args: &mut Args, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
+    /// Reads one attribute and appends it as a complete length-delimited field
+    /// `field` holding a `KeyValueRef`. Scalars are sized up front (no shifting).
+    #[inline]
+    pub fn attribute_field(&mut self, args: &mut Args, enc: &mut Enc, field: u32) -> Result<(), RecError> {
+        let key = args.reference()?;
+        let key_len = if key == 0 { 0 } else { 1 + varint_len(key as u64) };
+        let tag = args.u8()?;
+        // Each arm computes the AnyValue body length, then writes everything in order.
+        let (payload, scalar): (&[u8], u64) = match tag {
+            Tag::STRING => {
+                let s = args.blob()?;
+                let t = truncate_utf8(s, self.value_limit);
+                if t.len() < s.len() {
+                    self.truncated += 1;
+                }
+                (t, 0)
+            }
+            Tag::BOOL => (&[], args.u8()? as u64),
+            Tag::INT_NUMBER => (&[], (args.f64()? as i64) as u64),
+            Tag::BIGINT => (&[], args.i64()? as u64),
+            Tag::DOUBLE => (&[], args.f64()?.to_bits()),
+            _ => {
+                // Arrays, bytes and the rest: the general path.
+                args.unread(1);
+                let start = enc.begin(field);
+                enc.int64(1, key);
+                let v = enc.begin(2);
+                self.any_value(args, enc, 0)?;
+                enc.end(v);
+                enc.end(start);
+                return Ok(());
+            }
+        };
+        let (any_tag, any_len) = match tag {
+            Tag::STRING => (0x0a, 1 + varint_len(payload.len() as u64) + payload.len()),
+            Tag::BOOL => (0x10, 2),
+            Tag::INT_NUMBER | Tag::BIGINT => (0x18, 1 + varint_len(scalar)),
+            _ => (0x21, 9),
+        };
+        let kv_len = key_len + 1 + varint_len(any_len as u64) + any_len;
+        enc.tag(field, WT_LEN);
+        enc.varint(kv_len as u64);
+        if key != 0 {
+            enc.buf.push(0x08);
+            enc.varint(key as u64);
+        }
+        enc.buf.push(0x12);
+        enc.varint(any_len as u64);
+        enc.buf.push(any_tag);
+        match tag {
+            Tag::STRING => {
+                enc.varint(payload.len() as u64);
+                enc.buf.extend_from_slice(payload);
+            }
+            Tag::DOUBLE => enc.buf.extend_from_slice(&scalar.to_le_bytes()),
+            _ => enc.varint(scalar),
+        }
+        Ok(())
+    }
+
+    /// Reads an attribute list into `out` as consecutive complete fields (number
+    /// `field`, each a `KeyValueRef`), recording each field's byte range.
+    pub fn attributes(&mut self, args: &mut Args, field: u32, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
         out.clear();
         ranges.clear();
         let n = args.u32()?;
         for _ in 0..n {
             let start = out.len();
             let mut enc = Enc::new(out);
-            self.key_value(args, &mut enc, 0)?;
+            self.attribute_field(args, &mut enc, field)?;
             ranges.push((start, out.len()));
         }
         Ok(())
     }
 }
 
-/// Appends `field` entries for each attribute body in `ranges`.
-pub fn put_attributes(enc: &mut Enc, field: u32, attrs: &[u8], ranges: &[(usize, usize)]) {
-    for &(a, b) in ranges {
-        enc.tag(field, WT_LEN);
-        enc.varint((b - a) as u64);
-        enc.buf.extend_from_slice(&attrs[a..b]);
+/// The bytes of the attribute fields `ranges` (contiguous, as `attributes` wrote them).
+#[inline]
+pub fn fields<'a>(attrs: &'a [u8], ranges: &[(usize, usize)]) -> &'a [u8] {
+    match (ranges.first(), ranges.last()) {
+        (Some(a), Some(b)) => &attrs[a.0..b.1],
+        _ => &[],
     }
-}
-
-/// Bytes one attribute takes as a length-delimited field with a 1-byte tag.
-pub fn entry_len(body_len: usize) -> usize {
-    1 + crate::file::layout::varint_len(body_len as u64) + body_len
 }

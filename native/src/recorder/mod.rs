@@ -11,7 +11,7 @@ use crate::file::create::{self, CreateOptions, FileLayout};
 use crate::file::layout::{varint_len, DictRef, RingKind, DICT_HEADER_SIZE};
 use crate::file::mapping::Mapping;
 use crate::wire::encode::Enc;
-use args::{entry_len, put_attributes, truncate_utf8, Args, ValueEncoder};
+use args::{fields, truncate_utf8, Args, ValueEncoder};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -133,17 +133,22 @@ impl Recorder {
 
     /// Claims a slot and publishes `self.msg`, or counts a drop when the ring is full.
     fn publish(&mut self, ring: RingKind) -> bool {
-        let r = *self.layout.ring(ring);
-        debug_assert!(self.msg.len() <= r.max_message_len());
-        match r.try_claim(&self.map) {
+        Self::publish_parts(&self.map, &self.layout, &mut self.counts, ring, &[&self.msg])
+    }
+
+    /// Claims a slot and publishes the concatenation of `parts` (one message).
+    #[inline]
+    fn publish_parts(map: &Mapping, layout: &FileLayout, counts: &mut [RingCounts; 3], ring: RingKind, parts: &[&[u8]]) -> bool {
+        let r = layout.ring(ring);
+        match r.try_claim(map) {
             Some(seq) => {
-                r.write_and_publish(&self.map, seq, &self.msg);
-                self.counts[ring.index()].written += 1;
+                r.write_parts_and_publish(map, seq, parts);
+                counts[ring.index()].written += 1;
                 true
             }
             None => {
-                self.layout.dict.count_drop(&self.map, ring);
-                self.counts[ring.index()].dropped_here += 1;
+                layout.dict.count_drop(map, ring);
+                counts[ring.index()].dropped_here += 1;
                 false
             }
         }
@@ -196,11 +201,10 @@ impl Recorder {
 
     /// `createResource(attributes, schemaUrl)`; identical resources share one entry.
     pub fn create_resource(&mut self, a: &mut Args) -> Result<i64, RecError> {
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 1, &mut self.attrs, &mut self.ranges)?;
         let schema = a.blob()?.to_vec();
         self.msg.clear();
-        let mut enc = Enc::new(&mut self.msg);
-        put_attributes(&mut enc, 1, &self.attrs, &self.ranges);
+        self.msg.extend_from_slice(fields(&self.attrs, &self.ranges));
         // v1's Resource has no schema URL; keep resources with different URLs apart.
         let mut key = std::mem::take(&mut self.msg);
         let body_len = key.len();
@@ -221,14 +225,14 @@ impl Recorder {
         let name = std::str::from_utf8(a.blob()?).map_err(|_| RecError::type_error("name must be valid UTF-8".into()))?.to_owned();
         let has_version = a.u8()? != 0;
         let version = a.blob()?.to_owned();
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 3, &mut self.attrs, &mut self.ranges)?;
         let name_ref = self.intern(&name)?;
         let version_ref = if has_version { self.intern(std::str::from_utf8(&version).unwrap_or(""))? } else { 0 };
         self.msg.clear();
         let mut enc = Enc::new(&mut self.msg);
         enc.int64(1, name_ref);
         enc.int64(2, version_ref);
-        put_attributes(&mut enc, 3, &self.attrs, &self.ranges);
+        enc.buf.extend_from_slice(fields(&self.attrs, &self.ranges));
         enc.int64(5, resource);
         self.dedupe(2, RefKind::Scope)
     }
@@ -329,7 +333,7 @@ impl Recorder {
             let mut inner_len = 0usize;
             let mut to = from;
             while to < self.ranges.len() {
-                let e = entry_len(self.ranges[to].1 - self.ranges[to].0);
+                let e = self.ranges[to].1 - self.ranges[to].0;
                 let n = inner_len + e;
                 if header + 1 + varint_len(n as u64) + n > max {
                     break;
@@ -344,11 +348,11 @@ impl Recorder {
                 from += 1;
                 continue;
             }
-            self.inner.clear();
-            let mut enc = Enc::new(&mut self.inner);
-            put_attributes(&mut enc, 9, &self.attrs, &self.ranges[from..to]);
-            self.finish_span_event(SPAN_TAG_ATTRS);
-            self.publish(RingKind::Spans);
+            let body = fields(&self.attrs, &self.ranges[from..to]);
+            let mut enc = Enc::new(&mut self.msg);
+            enc.tag(SPAN_TAG_ATTRS, crate::wire::encode::WT_LEN);
+            enc.varint(body.len() as u64);
+            Self::publish_parts(&self.map, &self.layout, &mut self.counts, RingKind::Spans, &[&self.msg, body]);
             from = to;
         }
     }
@@ -371,7 +375,7 @@ impl Recorder {
         let time = a.time()?;
         let name = a.blob()?;
         self.check_scope(scope)?;
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
         let max = self.max_len(RingKind::Spans);
         let name = truncate_utf8(name, self.values.value_limit);
         self.inner.clear();
@@ -388,18 +392,21 @@ impl Recorder {
         let mut inner_len = self.inner.len();
         let mut fit = 0;
         while fit < self.ranges.len() {
-            let n = inner_len + entry_len(self.ranges[fit].1 - self.ranges[fit].0);
+            let n = inner_len + (self.ranges[fit].1 - self.ranges[fit].0);
             if header + 1 + varint_len(n as u64) + n > max {
                 break;
             }
             inner_len = n;
             fit += 1;
         }
-        let mut enc = Enc::new(&mut self.inner);
-        put_attributes(&mut enc, 9, &self.attrs, &self.ranges[..fit]);
-        self.finish_span_event(SPAN_TAG_START);
-        self.publish(RingKind::Spans);
-        self.write_attribute_updates(scope, trace, span, fit);
+        let body = fields(&self.attrs, &self.ranges[..fit]);
+        let mut enc = Enc::new(&mut self.msg);
+        enc.tag(SPAN_TAG_START, crate::wire::encode::WT_LEN);
+        enc.varint((self.inner.len() + body.len()) as u64);
+        Self::publish_parts(&self.map, &self.layout, &mut self.counts, RingKind::Spans, &[&self.msg, &self.inner, body]);
+        if fit < self.ranges.len() {
+            self.write_attribute_updates(scope, trace, span, fit);
+        }
         Ok(())
     }
 
@@ -445,7 +452,7 @@ impl Recorder {
     pub fn span_attributes(&mut self, a: &mut Args) -> Result<(), RecError> {
         let (scope, trace, span) = Self::ids(a)?;
         self.check_scope(scope)?;
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
         self.write_attribute_updates(scope, trace, span, 0);
         Ok(())
     }
@@ -465,14 +472,14 @@ impl Recorder {
             let state = a.blob()?;
             let flags = a.u32()?;
             let dropped = a.u32()?;
-            self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+            self.values.attributes(a, 4, &mut self.attrs, &mut self.ranges)?;
             let mut body = Vec::new();
             let mut enc = Enc::new(&mut body);
             enc.bytes_always(1, lt);
             enc.bytes_always(2, ls);
             enc.bytes(3, state);
             let base = enc.buf.len();
-            put_attributes(&mut enc, 4, &self.attrs, &self.ranges);
+            enc.buf.extend_from_slice(fields(&self.attrs, &self.ranges));
             let mut dropped = dropped;
             if base + 40 + 24 > max || body.len() + 64 > max {
                 body.truncate(base);
@@ -491,7 +498,7 @@ impl Recorder {
             let mut enc = Enc::new(&mut self.inner);
             let mut j = i;
             while j < links.len() {
-                let add = entry_len(links[j].len());
+                let add = 1 + varint_len(links[j].len() as u64) + links[j].len();
                 let n = enc.buf.len() + add;
                 if j > i && header + 1 + varint_len(n as u64) + n > max {
                     break;
@@ -533,7 +540,7 @@ impl Recorder {
                 )))
             }
         };
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 2, &mut self.attrs, &mut self.ranges)?;
         let time = a.time()?.unwrap_or_else(now);
         let vkind = a.u8()?;
         let raw = a.u64()?;
@@ -541,7 +548,7 @@ impl Recorder {
         self.msg.clear();
         let mut enc = Enc::new(&mut self.msg);
         enc.int64(1, metric);
-        put_attributes(&mut enc, 2, &self.attrs, &self.ranges);
+        enc.buf.extend_from_slice(fields(&self.attrs, &self.ranges));
         enc.fixed64(3, time);
         Self::put_value(&mut enc, kind, vkind, raw);
         Self::put_span_context(&mut enc, 6, sc);
@@ -587,7 +594,7 @@ impl Recorder {
         if name != 0 {
             self.check_ref(name, RefKind::String, "eventNameRef", "0 or a string ref (recordString)")?;
         }
-        self.values.attributes(a, &mut self.attrs, &mut self.ranges)?;
+        self.values.attributes(a, 8, &mut self.attrs, &mut self.ranges)?;
         let severity = a.u8()?;
         let severity_text = a.blob()?;
         let has_body = a.u8()? != 0;
@@ -604,7 +611,7 @@ impl Recorder {
         }
         enc.int64(6, name);
         Self::put_span_context(&mut enc, 7, sc);
-        put_attributes(&mut enc, 8, &self.attrs, &self.ranges);
+        enc.buf.extend_from_slice(fields(&self.attrs, &self.ranges));
         if self.msg.len() > self.max_len(RingKind::Events) {
             self.msg.clear();
             let mut enc = Enc::new(&mut self.msg);
@@ -649,3 +656,6 @@ impl Recorder {
 pub fn dict_ref(r: i64) -> DictRef {
     DictRef(r)
 }
+
+#[cfg(test)]
+mod tests;

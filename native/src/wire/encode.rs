@@ -29,14 +29,16 @@ impl<'a> Enc<'a> {
         Enc { buf }
     }
 
-    #[inline]
-    pub fn varint(&mut self, v: u64) {
-        let mut tmp = [0u8; 10];
-        let n = put_varint(&mut tmp, v);
-        self.buf.extend_from_slice(&tmp[..n]);
+    #[inline(always)]
+    pub fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn tag(&mut self, field: u32, wt: u32) {
         self.varint(((field << 3) | wt) as u64);
     }
@@ -100,7 +102,7 @@ impl<'a> Enc<'a> {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bytes_always(&mut self, field: u32, v: &[u8]) {
         self.tag(field, WT_LEN);
         self.varint(v.len() as u64);

@@ -1,0 +1,193 @@
+//! Hand-written OTLP protobuf encoding (field numbers of opentelemetry-proto:
+//! `common/v1`, `resource/v1`, `trace/v1`, `logs/v1`, `metrics/v1` and the
+//! `collector/*/v1` export requests).
+//!
+//! Resources and scopes are encoded once per dictionary entry; spans, log records
+//! and metrics are encoded as they are finished. [`encode_grouped`] wraps them in an
+//! export request grouped by resource, then scope.
+
+use super::resolve::{KeyValue, ScopeInfo, Value};
+use crate::file::layout::varint_len;
+use crate::wire::encode::{Enc, WT_I64, WT_LEN};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Writes `v` as an `AnyValue` message body.
+pub fn any_value_body(e: &mut Enc, v: &Value) {
+    match v {
+        Value::Empty => {}
+        Value::Str(s) => e.bytes_always(1, s.as_bytes()),
+        Value::Bool(b) => e.bool_always(2, *b),
+        Value::Int(i) => e.int64_always(3, *i),
+        Value::Double(d) => e.double_always(4, *d),
+        Value::Array(vals) => {
+            let a = e.begin(5);
+            for x in vals {
+                let s = e.begin(1);
+                any_value_body(e, x);
+                e.end(s);
+            }
+            e.end(a);
+        }
+        Value::KvList(kvs) => {
+            let a = e.begin(6);
+            for kv in kvs {
+                key_value(e, 1, kv);
+            }
+            e.end(a);
+        }
+        Value::Bytes(b) => e.bytes_always(7, b),
+    }
+}
+
+/// Writes `kv` as a `KeyValue` message in field `field`.
+pub fn key_value(e: &mut Enc, field: u32, kv: &KeyValue) {
+    let s = e.begin(field);
+    key_value_body(e, kv);
+    e.end(s);
+}
+
+/// Writes the body of a `KeyValue` message (key = 1, value = 2).
+pub fn key_value_body(e: &mut Enc, kv: &KeyValue) {
+    e.bytes_always(1, kv.key.as_bytes());
+    let s = e.begin(2);
+    any_value_body(e, &kv.value);
+    e.end(s);
+}
+
+/// Writes each attribute as a `KeyValue` in field `field`.
+pub fn attributes(e: &mut Enc, field: u32, kvs: &[KeyValue]) {
+    for kv in kvs {
+        key_value(e, field, kv);
+    }
+}
+
+/// `sfixed64` field written even when zero (inside a oneof).
+pub fn sfixed64_always(e: &mut Enc, field: u32, v: i64) {
+    e.tag(field, WT_I64);
+    e.buf.extend_from_slice(&v.to_le_bytes());
+}
+
+/// `fixed64` field written even when zero.
+pub fn fixed64_always(e: &mut Enc, field: u32, v: u64) {
+    e.tag(field, WT_I64);
+    e.buf.extend_from_slice(&v.to_le_bytes());
+}
+
+/// `sint32` field (zigzag), omitted when zero.
+pub fn sint32(e: &mut Enc, field: u32, v: i32) {
+    if v != 0 {
+        e.tag(field, 0);
+        e.varint(((v << 1) ^ (v >> 31)) as u32 as u64);
+    }
+}
+
+/// Packed `repeated fixed64`.
+pub fn packed_fixed64(e: &mut Enc, field: u32, vals: &[u64]) {
+    if vals.is_empty() {
+        return;
+    }
+    e.tag(field, WT_LEN);
+    e.varint((vals.len() * 8) as u64);
+    for v in vals {
+        e.buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Packed `repeated double`.
+pub fn packed_double(e: &mut Enc, field: u32, vals: &[f64]) {
+    if vals.is_empty() {
+        return;
+    }
+    e.tag(field, WT_LEN);
+    e.varint((vals.len() * 8) as u64);
+    for v in vals {
+        e.buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Packed `repeated uint64` (varints).
+pub fn packed_uint64(e: &mut Enc, field: u32, vals: &[u64]) {
+    if vals.is_empty() {
+        return;
+    }
+    let len: usize = vals.iter().map(|&v| varint_len(v)).sum();
+    e.tag(field, WT_LEN);
+    e.varint(len as u64);
+    for &v in vals {
+        e.varint(v);
+    }
+}
+
+/// Size of a length-delimited field with a one-byte tag (field numbers below 16).
+fn field_len(n: usize) -> usize {
+    1 + varint_len(n as u64) + n
+}
+
+fn put_field(out: &mut Vec<u8>, field: u32, len: usize) {
+    let mut e = Enc::new(out);
+    e.tag(field, WT_LEN);
+    e.varint(len as u64);
+}
+
+/// An encoded item (a `Span`, a `LogRecord` or a `Metric`) with the scope it belongs to.
+pub struct Item {
+    pub scope: Arc<ScopeInfo>,
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes an export request (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`
+/// or `ExportMetricsServiceRequest`: their field numbers coincide) holding `items`,
+/// grouped by resource (`resource_*` = 1, `resource` = 1), then by scope
+/// (`scope_*` = 2, `scope` = 1), with the items in field 2, in order of first appearance.
+pub fn encode_grouped(items: &[Item]) -> Vec<u8> {
+    // resource groups -> scope groups -> item indices
+    let mut res_index: HashMap<i64, usize> = HashMap::new();
+    let mut groups: Vec<(usize, Vec<(usize, Vec<usize>)>, HashMap<i64, usize>)> = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let r = it.scope.resource.resource_ref;
+        let gi = *res_index.entry(r).or_insert_with(|| {
+            groups.push((i, Vec::new(), HashMap::new()));
+            groups.len() - 1
+        });
+        let g = &mut groups[gi];
+        let si = *g.2.entry(it.scope.scope_ref).or_insert_with(|| {
+            g.1.push((i, Vec::new()));
+            g.1.len() - 1
+        });
+        g.1[si].1.push(i);
+    }
+    // sizes first, so every length prefix is written once
+    let mut total = 0usize;
+    let mut sizes: Vec<(usize, Vec<usize>)> = Vec::with_capacity(groups.len());
+    for (first, scopes, _) in &groups {
+        let mut rlen = field_len(items[*first].scope.resource.encoded.len());
+        let mut slens = Vec::with_capacity(scopes.len());
+        for (sfirst, idx) in scopes {
+            let slen = field_len(items[*sfirst].scope.encoded.len()) + idx.iter().map(|&i| field_len(items[i].bytes.len())).sum::<usize>();
+            rlen += field_len(slen);
+            slens.push(slen);
+        }
+        total += field_len(rlen);
+        sizes.push((rlen, slens));
+    }
+    let mut out = Vec::with_capacity(total);
+    for ((first, scopes, _), (rlen, slens)) in groups.iter().zip(sizes.iter()) {
+        put_field(&mut out, 1, *rlen);
+        let res = &items[*first].scope.resource.encoded;
+        put_field(&mut out, 1, res.len());
+        out.extend_from_slice(res);
+        for ((sfirst, idx), slen) in scopes.iter().zip(slens.iter()) {
+            put_field(&mut out, 2, *slen);
+            let sc = &items[*sfirst].scope.encoded;
+            put_field(&mut out, 1, sc.len());
+            out.extend_from_slice(sc);
+            for &i in idx {
+                put_field(&mut out, 2, items[i].bytes.len());
+                out.extend_from_slice(&items[i].bytes);
+            }
+        }
+    }
+    debug_assert_eq!(out.len(), total);
+    out
+}

@@ -1,0 +1,185 @@
+//! Span assembly state: a span being built from `SpanEvent`s, and its OTLP encoding.
+
+use super::otlp;
+use super::resolve::{KeyValue, ScopeInfo, Value};
+use crate::wire::encode::Enc;
+use crate::wire::messages::Status;
+use std::sync::Arc;
+
+/// Attribute set on spans exported because their writer died before ending them.
+pub const INCOMPLETE_ATTRIBUTE: &str = "otlp_mmap.span.incomplete";
+
+/// Mask of the mmap/OTLP span flags that are exported: W3C trace flags (bits 0-7),
+/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` (0x100) and `..._IS_REMOTE_MASK` (0x200).
+pub const SPAN_FLAGS_MASK: u32 = 0x3ff;
+
+/// The table key: trace id then span id.
+pub type SpanKey = [u8; 24];
+
+pub fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
+    if trace_id.len() != 16 || span_id.len() != 8 {
+        return None;
+    }
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(trace_id);
+    k[16..].copy_from_slice(span_id);
+    Some(k)
+}
+
+/// Per-span bounds on what accumulates while a span is open.
+#[derive(Clone, Copy, Debug)]
+pub struct SpanLimits {
+    pub max_attributes: usize,
+    pub max_events: usize,
+    pub max_links: usize,
+}
+
+/// A span being assembled. A span that has seen messages but no `Start` yet is a
+/// placeholder (`started == false`).
+pub struct OpenSpan {
+    pub scope: Arc<ScopeInfo>,
+    pub started: bool,
+    pub parent_span_id: Vec<u8>,
+    pub flags: u32,
+    pub name: Option<String>,
+    pub kind: i32,
+    pub start_time: u64,
+    pub attrs: Vec<KeyValue>,
+    pub dropped_attrs: u32,
+    /// Encoded `Span.Event` messages (field 11 included).
+    pub events: Vec<u8>,
+    pub n_events: usize,
+    pub dropped_events: u32,
+    /// Encoded `Span.Link` messages (field 13 included).
+    pub links: Vec<u8>,
+    pub n_links: usize,
+    pub dropped_links: u32,
+    /// Set by an `End` (applied at the end of the poll).
+    pub end: Option<(u64, Option<Status>)>,
+    /// Polls this span has spent as a placeholder.
+    pub placeholder_polls: u32,
+}
+
+impl OpenSpan {
+    pub fn new(scope: Arc<ScopeInfo>) -> Self {
+        OpenSpan {
+            scope,
+            started: false,
+            parent_span_id: Vec::new(),
+            flags: 0,
+            name: None,
+            kind: 0,
+            start_time: 0,
+            attrs: Vec::new(),
+            dropped_attrs: 0,
+            events: Vec::new(),
+            n_events: 0,
+            dropped_events: 0,
+            links: Vec::new(),
+            n_links: 0,
+            dropped_links: 0,
+            end: None,
+            placeholder_polls: 0,
+        }
+    }
+
+    /// Sets attributes: a key already present takes the new value (as the SDK's
+    /// `setAttribute` does); new keys beyond the limit are dropped and counted.
+    /// Returns how many were dropped.
+    pub fn set_attributes(&mut self, kvs: Vec<KeyValue>, lim: &SpanLimits) -> u32 {
+        let mut dropped = 0;
+        for kv in kvs {
+            if let Some(cur) = self.attrs.iter_mut().find(|a| a.key == kv.key) {
+                cur.value = kv.value;
+            } else if self.attrs.len() < lim.max_attributes {
+                self.attrs.push(kv);
+            } else {
+                dropped += 1;
+            }
+        }
+        self.dropped_attrs = self.dropped_attrs.saturating_add(dropped);
+        dropped
+    }
+
+    /// Applies a `Start` to this span (new, or a placeholder whose later messages
+    /// arrived first: their name and attributes win over the start's).
+    pub fn apply_start(&mut self, parent: Vec<u8>, flags: u32, name: String, kind: i32, start: u64, attrs: Vec<KeyValue>, lim: &SpanLimits) -> u32 {
+        self.started = true;
+        self.parent_span_id = parent;
+        self.flags = flags;
+        if self.name.is_none() {
+            self.name = Some(name);
+        }
+        self.kind = kind;
+        self.start_time = start;
+        let later = std::mem::take(&mut self.attrs);
+        let earlier_dropped = self.dropped_attrs;
+        self.dropped_attrs = 0;
+        let mut dropped = self.set_attributes(attrs, lim);
+        dropped += self.set_attributes(later, lim);
+        self.dropped_attrs = self.dropped_attrs.saturating_add(earlier_dropped);
+        dropped
+    }
+
+    /// Adds an encoded `Span.Event` body; returns false when over the limit (counted).
+    pub fn add_event(&mut self, body: &[u8], lim: &SpanLimits) -> bool {
+        if self.n_events >= lim.max_events {
+            self.dropped_events = self.dropped_events.saturating_add(1);
+            return false;
+        }
+        Enc::new(&mut self.events).bytes_always(11, body);
+        self.n_events += 1;
+        true
+    }
+
+    /// Adds an encoded `Span.Link` body; returns false when over the limit (counted).
+    pub fn add_link(&mut self, body: &[u8], lim: &SpanLimits) -> bool {
+        if self.n_links >= lim.max_links {
+            self.dropped_links = self.dropped_links.saturating_add(1);
+            return false;
+        }
+        Enc::new(&mut self.links).bytes_always(13, body);
+        self.n_links += 1;
+        true
+    }
+
+    /// Encodes the finished span as an OTLP `Span` message body. `incomplete_end`
+    /// marks a span whose writer died: it ends then and carries
+    /// `otlp_mmap.span.incomplete = true`.
+    pub fn encode(mut self, key: &SpanKey, incomplete_end: Option<u64>) -> Vec<u8> {
+        let (end_time, status) = match (incomplete_end, self.end.take()) {
+            (_, Some((t, st))) => (t, st),
+            (Some(now), None) => {
+                self.attrs.retain(|a| &*a.key != INCOMPLETE_ATTRIBUTE);
+                self.attrs.push(KeyValue { key: Arc::from(INCOMPLETE_ATTRIBUTE), value: Value::Bool(true) });
+                (now.max(self.start_time), None)
+            }
+            (None, None) => (self.start_time, None),
+        };
+        let mut out = Vec::with_capacity(96 + self.events.len() + self.links.len() + 32 * self.attrs.len());
+        let mut e = Enc::new(&mut out);
+        e.bytes_always(1, &key[..16]);
+        e.bytes_always(2, &key[16..]);
+        e.bytes(4, &self.parent_span_id);
+        e.bytes(5, self.name.as_deref().unwrap_or("").as_bytes());
+        e.int64(6, self.kind as i64);
+        otlp::fixed64_always(&mut e, 7, self.start_time);
+        otlp::fixed64_always(&mut e, 8, end_time);
+        otlp::attributes(&mut e, 9, &self.attrs);
+        e.uint32(10, self.dropped_attrs);
+        e.buf.extend_from_slice(&self.events);
+        e.uint32(12, self.dropped_events);
+        e.buf.extend_from_slice(&self.links);
+        e.uint32(14, self.dropped_links);
+        if let Some(st) = status {
+            if st.code != 0 || !st.message.is_empty() {
+                let s = e.begin(15);
+                e.bytes(2, st.message.as_bytes());
+                e.int64(3, st.code as i64);
+                e.end(s);
+            }
+        }
+        e.fixed32(16, self.flags & SPAN_FLAGS_MASK);
+        out
+    }
+}

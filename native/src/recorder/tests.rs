@@ -1,0 +1,152 @@
+//! Unit tests of the recorder against the file layer (the JS suites test the API).
+
+use super::args::Tag;
+use super::*;
+use crate::file::create::CreateOptions;
+use crate::file::layout::RingGeometry;
+use crate::reader::Reader;
+use crate::wire::{decode, messages::*};
+
+/// Builds a call buffer the way index.js does.
+#[derive(Default)]
+pub(crate) struct Call(pub Vec<u8>);
+impl Call {
+    pub fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    pub fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn f64(mut self, v: f64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn raw(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+    pub fn blob(self, b: &[u8]) -> Self {
+        self.u32(b.len() as u32).raw(b)
+    }
+    pub fn time(self, t: Option<u64>) -> Self {
+        self.u8(t.is_some() as u8).u64(t.unwrap_or(0))
+    }
+    /// String attributes with already-interned keys.
+    pub fn attrs(mut self, kv: &[(i64, &str)]) -> Self {
+        self = self.u32(kv.len() as u32);
+        for (k, v) in kv {
+            self = self.f64(*k as f64).u8(Tag::STRING).blob(v.as_bytes());
+        }
+        self
+    }
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.0)
+    }
+}
+
+pub(crate) fn opts(slots: u64, slot: u64) -> CreateOptions {
+    let g = RingGeometry { num_buffers: slots, buffer_size: slot };
+    CreateOptions { events: g, spans: g, measurements: g, initial_dictionary_bytes: 4096, max_dictionary_bytes: 1 << 20, mode: 0o600 }
+}
+
+pub(crate) fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("otlp-mmap-rs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn scope(rec: &mut Recorder) -> i64 {
+    let res = rec.create_resource(&mut Call::default().attrs(&[]).blob(b"").args()).unwrap();
+    rec.create_scope(&mut Call::default().f64(res as f64).blob(b"scope").u8(1).blob(b"1.0").attrs(&[]).args()).unwrap()
+}
+
+fn start_call(scope: i64, span: u8, attrs: &[(i64, &str)]) -> Call {
+    Call::default().f64(scope as f64).raw(&[7; 16]).raw(&[span; 8]).u8(0).raw(&[0; 8]).u32(1).u8(2).time(Some(42)).blob(b"GET /x").attrs(attrs)
+}
+
+#[test]
+fn span_start_round_trips_through_the_reader() {
+    let p = temp("roundtrip");
+    let mut rec = Recorder::open(&p, &opts(16, 256), false).unwrap();
+    let sc = scope(&mut rec);
+    let k = rec.intern("http.route").unwrap();
+    rec.span_start(&mut start_call(sc, 1, &[(k, "/x")]).args()).unwrap();
+    let mut rd = Reader::open(&p).unwrap();
+    let mut got = Vec::new();
+    rd.read_raw(RingKind::Spans, 10, false, |(_, r)| got.push(decode::span_event(r.unwrap()).unwrap()));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].scope_ref, DictRef(sc));
+    match &got[0].event {
+        Some(SpanEventKind::Start(s)) => {
+            assert_eq!(s.name, "GET /x");
+            assert_eq!(s.kind, 2);
+            assert_eq!(s.start_time_unix_nano, 42);
+            assert_eq!(s.attributes.len(), 1);
+            assert_eq!(rd.string(s.attributes[0].key_ref).unwrap(), "http.route");
+            assert_eq!(s.attributes[0].value, Some(AnyValue::String("/x".into())));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_ring_drops_and_counts_without_waiting() {
+    let p = temp("full");
+    let mut rec = Recorder::open(&p, &opts(8, 128), false).unwrap();
+    let sc = scope(&mut rec);
+    for i in 0..80 {
+        rec.span_start(&mut start_call(sc, i as u8, &[]).args()).unwrap();
+    }
+    let s = rec.stats();
+    assert_eq!(s.written[RingKind::Spans.index()], 7);
+    assert_eq!(s.dropped_in_file[RingKind::Spans.index()], 73);
+}
+
+#[test]
+fn oversized_start_is_split_into_attribute_updates() {
+    let p = temp("split");
+    let mut rec = Recorder::open(&p, &opts(64, 256), false).unwrap();
+    let sc = scope(&mut rec);
+    let keys: Vec<i64> = (0..20).map(|i| rec.intern(&format!("k{i}")).unwrap()).collect();
+    let val = "v".repeat(60);
+    let kv: Vec<(i64, &str)> = keys.iter().map(|k| (*k, val.as_str())).collect();
+    rec.span_start(&mut start_call(sc, 1, &kv).args()).unwrap();
+    let mut rd = Reader::open(&p).unwrap();
+    let mut n_attrs = 0;
+    let mut msgs = 0;
+    rd.read_raw(RingKind::Spans, 100, false, |(_, r)| {
+        msgs += 1;
+        match decode::span_event(r.unwrap()).unwrap().event {
+            Some(SpanEventKind::Start(s)) => n_attrs += s.attributes.len(),
+            Some(SpanEventKind::Attributes(a)) => n_attrs += a.len(),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+    assert_eq!(n_attrs, 20);
+    assert!(msgs > 1);
+}
+
+#[test]
+#[ignore]
+fn bench_span_start_end() {
+    let p = temp("bench");
+    let mut rec = Recorder::open(&p, &opts(1 << 16, 512), false).unwrap();
+    let sc = scope(&mut rec);
+    let keys: Vec<i64> = (0..8).map(|i| rec.intern(&format!("key.number.{i}")).unwrap()).collect();
+    let kv: Vec<(i64, &str)> = keys.iter().map(|k| (*k, "some-value")).collect();
+    let call = start_call(sc, 1, &kv);
+    let end = Call::default().f64(sc as f64).raw(&[7; 16]).raw(&[1; 8]).time(None).u8(0).u8(0).u32(0);
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        rec.span_start(&mut call.args()).unwrap();
+        rec.span_end(&mut end.args()).unwrap();
+    }
+    eprintln!("start+end, 8 attrs: {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
+}
