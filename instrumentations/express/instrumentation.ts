@@ -14,6 +14,7 @@ import {
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
 import { moduleObject } from '../common/exports';
+import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { constructedRoute, layerPathOf, matchedRoute, popLayerPath, pushLayerPath } from './routePath';
@@ -91,35 +92,36 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     return new InstrumentationNodeModuleDefinition(
       'express',
       ['*'],
-      (exports: unknown, version?: string) => this.patch(exports, version),
-      (exports: unknown) => this.unpatch(exports),
+      (moduleExports: unknown, version?: string) =>
+        guardedPatch('express', moduleExports, () => this.patch(moduleExports, version)),
+      (moduleExports: unknown) => guardedUnpatch('express', () => this.unpatch(moduleExports)),
     );
   }
 
-  private patch(exports: unknown, version: string | undefined): unknown {
+  private patch(moduleExports: unknown, version: string | undefined): unknown {
     if (!EXPRESS_VERSIONS.includes(version)) {
       diag.warn(
         `otlp-mmap: express ${version ?? '(unknown version)'} is not supported ` +
           `(supported: ${EXPRESS_VERSIONS.text}); it is not instrumented`,
       );
-      return exports;
+      return moduleExports;
     }
-    const express = moduleObject(exports, isExpressExports);
+    const express = moduleObject(moduleExports, isExpressExports);
     if (!express) {
       diag.warn(`otlp-mmap: express ${version} does not export Router/application as expected; not instrumented`);
-      return exports;
+      return moduleExports;
     }
     const router = routerMethods(express);
     // The same module can reach us twice (require hook and import hook).
-    if (isWrapped(router.use) || isWrapped(router.route)) return exports;
+    if (isWrapped(router.use) || isWrapped(router.route)) return moduleExports;
     const handlesPromises = majorOf(version) >= 5;
     this._wrap(router, 'route', (original) => this.wrapLayerFactory(original, handlesPromises));
     this._wrap(router, 'use', (original) => this.wrapLayerFactory(original, handlesPromises));
-    return exports;
+    return moduleExports;
   }
 
-  private unpatch(exports: unknown): void {
-    const express = moduleObject(exports, isExpressExports);
+  private unpatch(moduleExports: unknown): void {
+    const express = moduleObject(moduleExports, isExpressExports);
     if (!express) return;
     const router = routerMethods(express);
     if (isWrapped(router.route)) this._unwrap(router, 'route');

@@ -13,6 +13,7 @@ import {
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
 import { moduleObject } from '../common/exports';
+import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { PgTelemetry, type ConnectionInfo, type QueryOperation } from './telemetry';
@@ -105,26 +106,27 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
     return new InstrumentationNodeModuleDefinition(
       'pg',
       ['*'],
-      (exports: unknown, version?: string) => this.patch(exports, version),
-      (exports: unknown) => this.unpatch(exports),
+      (moduleExports: unknown, version?: string) =>
+        guardedPatch('pg', moduleExports, () => this.patch(moduleExports, version)),
+      (moduleExports: unknown) => guardedUnpatch('pg', () => this.unpatch(moduleExports)),
     );
   }
 
-  private patch(exports: unknown, version: string | undefined): unknown {
+  private patch(moduleExports: unknown, version: string | undefined): unknown {
     if (!PG_VERSIONS.includes(version)) {
       diag.warn(
         `otlp-mmap: pg ${version ?? '(unknown version)'} is not supported (supported: ${PG_VERSIONS.text}); it is not instrumented`,
       );
-      return exports;
+      return moduleExports;
     }
-    const pg = moduleObject(exports, isPgExports);
+    const pg = moduleObject(moduleExports, isPgExports);
     if (!pg) {
       diag.warn(`otlp-mmap: pg ${version} does not export Client as expected; not instrumented`);
-      return exports;
+      return moduleExports;
     }
     const client = pg.Client.prototype;
     // The same classes can reach us twice (require hook and import hook).
-    if (isWrapped(client.query)) return exports;
+    if (isWrapped(client.query)) return moduleExports;
     this._wrap(client, 'query', (original) => this.tracedQuery(original));
     if (typeof client.connect === 'function') {
       this._wrap(client, 'connect', (original) => this.contextKeepingConnect(original));
@@ -133,11 +135,11 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
     if (pool && typeof pool.connect === 'function' && !isWrapped(pool.connect)) {
       this._wrap(pool as { connect: AnyFunction }, 'connect', (original) => this.contextKeepingConnect(original));
     }
-    return exports;
+    return moduleExports;
   }
 
-  private unpatch(exports: unknown): void {
-    const pg = moduleObject(exports, isPgExports);
+  private unpatch(moduleExports: unknown): void {
+    const pg = moduleObject(moduleExports, isPgExports);
     if (!pg) return;
     if (isWrapped(pg.Client.prototype.query)) this._unwrap(pg.Client.prototype, 'query');
     if (isWrapped(pg.Client.prototype.connect)) this._unwrap(pg.Client.prototype, 'connect');
