@@ -1,0 +1,318 @@
+/**
+ * The otlp-mmap agent: configuration, resource, the trace/metrics/logs providers on the native
+ * recorder, context and propagation, and the instrumentations.
+ *
+ * `start()` is idempotent across module copies (state on `globalThis` under
+ * `Symbol.for('otlp-mmap.agent')`), honours `OTEL_SDK_DISABLED`, and never throws: when the agent
+ * cannot start, the app runs uninstrumented and one warning goes to stderr. The agent never keeps
+ * the process alive and installs no signal handlers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
+import {
+  context as contextApi,
+  diag,
+  DiagConsoleLogger,
+  DiagLogLevel,
+  metrics as metricsApi,
+  propagation as propagationApi,
+  trace as traceApi,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
+import { logs as logsApi } from '@opentelemetry/api-logs';
+import type { Recorder, RecorderOptions } from '../index';
+import { fileNameFor, loadConfig, type AgentConfig, type Env, type LogLevel } from './config';
+import { installEsmHook } from './esm-hooks';
+import { IdGenerator } from './ids';
+import { setDiagConfigured, setQuiet, warnStartup } from './log';
+import { LoggerProvider } from './logs';
+import { MeterProvider } from './metrics';
+import { detectResource, serviceNameOf } from './resource';
+import { createSampler } from './sampler';
+import { eventNameInterner, TracerProvider } from './trace';
+
+export { loadConfig, defaultDirectory, fileNameFor, FILE_EXTENSION } from './config';
+export type { AgentConfig } from './config';
+export { detectResource, containerIdFrom } from './resource';
+export { TracerProvider, Tracer, RecordingSpan } from './trace';
+export { MeterProvider, Meter } from './metrics';
+export { LoggerProvider, Logger } from './logs';
+export { IdGenerator } from './ids';
+export { createSampler } from './sampler';
+
+/** What `start()` did. */
+export type AgentStatus = 'started' | 'disabled' | 'failed';
+
+/** The running agent (one per process). */
+export interface Agent {
+  readonly status: AgentStatus;
+  /** Why the agent is not running, when `status` is `'failed'`. */
+  readonly reason: string | undefined;
+  readonly config: AgentConfig | undefined;
+  /** The mmap file this process writes. */
+  readonly path: string | undefined;
+  readonly recorder: Recorder | undefined;
+  readonly tracerProvider: TracerProvider | undefined;
+  readonly meterProvider: MeterProvider | undefined;
+  readonly loggerProvider: LoggerProvider | undefined;
+  /** Runs the observable instrument callbacks now and writes their results. */
+  forceFlush(): Promise<void>;
+}
+
+interface GlobalState {
+  agent?: Agent;
+  esmHookInstalled?: boolean;
+}
+
+const STATE_KEY = Symbol.for('otlp-mmap.agent');
+
+function globalState(): GlobalState {
+  const g = globalThis as unknown as Record<symbol, GlobalState | undefined>;
+  let s = g[STATE_KEY];
+  if (s === undefined) {
+    s = {};
+    Object.defineProperty(globalThis, STATE_KEY, { value: s, enumerable: false, configurable: false, writable: false });
+  }
+  return s;
+}
+
+/** The agent started in this process (by any copy of this package), if any. */
+export function getAgent(): Agent | undefined {
+  return globalState().agent;
+}
+
+function inactive(status: AgentStatus, config: AgentConfig | undefined, reason?: string): Agent {
+  return {
+    status,
+    reason,
+    config,
+    path: undefined,
+    recorder: undefined,
+    tracerProvider: undefined,
+    meterProvider: undefined,
+    loggerProvider: undefined,
+    forceFlush: () => Promise.resolve(),
+  };
+}
+
+const DIAG_LEVELS: Record<LogLevel, DiagLogLevel> = {
+  none: DiagLogLevel.NONE,
+  error: DiagLogLevel.ERROR,
+  warn: DiagLogLevel.WARN,
+  info: DiagLogLevel.INFO,
+  debug: DiagLogLevel.DEBUG,
+  verbose: DiagLogLevel.VERBOSE,
+  all: DiagLogLevel.ALL,
+};
+
+function configureDiag(config: AgentConfig): void {
+  if (config.logLevel === undefined) return;
+  setQuiet(config.logLevel === 'none');
+  diag.setLogger(new DiagConsoleLogger(), { logLevel: DIAG_LEVELS[config.logLevel], suppressOverrideMessage: true });
+  setDiagConfigured(true);
+}
+
+/** Loads the native recorder module from the package root (works from `dist/agent/` and from `agent/`). */
+function loadRecorderModule(): { openRecorder(path: string, options?: RecorderOptions): Recorder } {
+  for (const candidate of [path.join(__dirname, '..', '..', 'index.js'), path.join(__dirname, '..', 'index.js')]) {
+    if (fs.existsSync(candidate)) return require(candidate) as { openRecorder(path: string, options?: RecorderOptions): Recorder };
+  }
+  throw new Error(`the otlp-mmap package root (index.js) was not found above ${__dirname}`);
+}
+
+function recorderOptions(config: AgentConfig): RecorderOptions {
+  const f = config.file;
+  const options: RecorderOptions = {};
+  if (f.slots !== undefined) options.slots = f.slots;
+  if (f.slotSize !== undefined) options.slotSize = f.slotSize;
+  for (const ring of ['events', 'spans', 'measurements'] as const) {
+    const r = f[ring];
+    if (r.slots !== undefined || r.slotSize !== undefined) options[ring] = { ...r };
+  }
+  if (f.dictionaryBytes !== undefined) options.dictionaryBytes = f.dictionaryBytes;
+  if (f.maxDictionaryBytes !== undefined) options.maxDictionaryBytes = f.maxDictionaryBytes;
+  if (f.mode !== undefined) options.mode = f.mode;
+  return options;
+}
+
+/** The file path for this process: the explicit one, or `<dir>/<service>-<pid>-<random>.otlp-mmap`. */
+function filePathFor(config: AgentConfig): string {
+  if (config.file.explicitPath !== undefined) {
+    const p = path.resolve(config.file.explicitPath);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    return p;
+  }
+  fs.mkdirSync(config.file.directory, { recursive: true });
+  return path.join(config.file.directory, fileNameFor(serviceNameOf(config), process.pid, randomBytes(4).toString('hex')));
+}
+
+function createPropagator(config: AgentConfig): TextMapPropagator {
+  // Loaded only when the agent starts, so a disabled agent costs nothing.
+  const core = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  const propagators: TextMapPropagator[] = config.propagators.map((name) =>
+    name === 'tracecontext' ? new core.W3CTraceContextPropagator() : new core.W3CBaggagePropagator(),
+  );
+  return new core.CompositePropagator({ propagators });
+}
+
+interface InstrumentationsModule {
+  enableInstrumentations(
+    config: { enabled: Set<string> | null; disabled: Set<string> },
+    tracerProvider: TracerProvider,
+    meterProvider: MeterProvider,
+  ): void;
+}
+
+function enableInstrumentations(config: AgentConfig, tracerProvider: TracerProvider, meterProvider: MeterProvider): void {
+  let mod: InstrumentationsModule;
+  try {
+    mod = require('../instrumentations') as InstrumentationsModule;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'MODULE_NOT_FOUND') {
+      diag.debug('otlp-mmap: no instrumentations module; only manual telemetry is recorded');
+      return;
+    }
+    warnStartup(`the instrumentations could not be loaded (${e instanceof Error ? e.message : String(e)}); only manual telemetry is recorded`);
+    return;
+  }
+  try {
+    mod.enableInstrumentations(
+      { enabled: config.enabledInstrumentations, disabled: config.disabledInstrumentations },
+      tracerProvider,
+      meterProvider,
+    );
+  } catch (e) {
+    warnStartup(`the instrumentations could not be enabled (${e instanceof Error ? e.message : String(e)}); only manual telemetry is recorded`);
+  }
+}
+
+function startWith(config: AgentConfig): Agent {
+  let recorder: Recorder | undefined;
+  let filePath: string | undefined;
+  try {
+    filePath = filePathFor(config);
+    recorder = loadRecorderModule().openRecorder(filePath, recorderOptions(config));
+    const resourceRef = recorder.createResource(detectResource(config));
+    const eventNameRef = eventNameInterner(recorder);
+    const tracerProvider = new TracerProvider({
+      recorder,
+      resourceRef,
+      sampler: createSampler(config.sampler, config.samplerRatio),
+      limits: config.spanLimits,
+      ids: new IdGenerator(),
+      eventNameRef,
+    });
+    const meterProvider = new MeterProvider({
+      recorder,
+      resourceRef,
+      temporalityPreference: config.temporalityPreference,
+      histogramAggregation: config.histogramAggregation,
+      intervalMs: config.metricExportIntervalMs,
+    });
+    const loggerProvider = new LoggerProvider({ recorder, resourceRef, limits: config.logRecordLimits, eventNameRef });
+    const propagator = createPropagator(config);
+    const { AsyncLocalStorageContextManager } =
+      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+
+    const registered = [
+      contextApi.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()),
+      propagationApi.setGlobalPropagator(propagator),
+      traceApi.setGlobalTracerProvider(tracerProvider),
+      metricsApi.setGlobalMeterProvider(meterProvider),
+    ];
+    logsApi.setGlobalLoggerProvider(loggerProvider);
+    if (registered.includes(false)) {
+      warnStartup('another OpenTelemetry SDK registered global providers first; some telemetry goes there instead of the mmap file');
+    }
+    const agent: Agent = {
+      status: 'started',
+      reason: undefined,
+      config,
+      path: filePath,
+      recorder,
+      tracerProvider,
+      meterProvider,
+      loggerProvider,
+      forceFlush: () => meterProvider.forceFlush(),
+    };
+    globalState().agent = agent;
+    enableInstrumentations(config, tracerProvider, meterProvider);
+    // Last observable values at a normal exit; an 'exit' listener never keeps the process alive.
+    process.once('exit', () => meterProvider.collectSync());
+    return agent;
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    warnStartup(`the agent could not start, so this process runs without telemetry: ${reason}`);
+    try {
+      recorder?.close();
+      if (filePath !== undefined && recorder !== undefined) fs.rmSync(filePath, { force: true });
+    } catch {
+      // best effort
+    }
+    return inactive('failed', config, reason);
+  }
+}
+
+/**
+ * Starts the agent once per process. Later calls (from any entry point or any copy of this
+ * package) return the first agent. Never throws.
+ *
+ * @param env - the environment to configure from (default `process.env`).
+ * @returns the agent; its `status` says whether it started, is disabled, or failed.
+ */
+export function start(env: Env = process.env): Agent {
+  const state = globalState();
+  if (state.agent !== undefined) return state.agent;
+  let agent: Agent;
+  try {
+    const config = loadConfig(env);
+    configureDiag(config);
+    for (const w of config.warnings) warnStartup(w);
+    agent = config.disabled ? inactive('disabled', config) : startWith(config);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    warnStartup(`the agent could not start, so this process runs without telemetry: ${reason}`);
+    agent = inactive('failed', undefined, reason);
+  }
+  state.agent = agent;
+  return agent;
+}
+
+/**
+ * What the entry points (`register.mjs`, `register.cjs`) call: installs the ESM loader hook
+ * (unless `OTEL_SDK_DISABLED` or already installed), starts the agent, then makes sure the loader
+ * knows every module the instrumentations hooked. Does nothing outside the main thread (preloads
+ * also run in Node's module-hooks thread and in worker threads). Never throws or rejects.
+ *
+ * @param entry - `'import'` (returns a promise to await before the app's first import) or
+ *   `'require'` (completes synchronously).
+ */
+export function register(entry: 'import' | 'require'): Promise<void> | void {
+  // Preloads also run inside Node's module-hooks thread and inside the app's worker threads:
+  // the agent belongs to the main thread only.
+  if (!isMainThread) return;
+  try {
+    const state = globalState();
+    if (state.agent !== undefined) return;
+    const disabled = /^\s*true\s*$/i.test(process.env.OTEL_SDK_DISABLED ?? '');
+    let complete: (() => Promise<void> | void) | undefined;
+    if (!disabled && !state.esmHookInstalled) {
+      state.esmHookInstalled = true;
+      complete = installEsmHook(entry === 'import' ? 'await' : 'block');
+    }
+    const agent = start();
+    if (complete === undefined) return;
+    if (agent.status !== 'started') {
+      // Nothing hooked: release an awaiting entry at once.
+      return entry === 'import' ? Promise.resolve() : undefined;
+    }
+    const done = complete();
+    if (done !== undefined) return done.catch(() => undefined);
+  } catch (e) {
+    warnStartup(`the agent could not start, so this process runs without telemetry: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return undefined;
+}

@@ -1,0 +1,71 @@
+/**
+ * The six standard samplers. A sampler only decides "record and sample" or "drop": the
+ * standard samplers never ask for "record only", so a dropped span is a non-recording span.
+ */
+import type { SpanContext } from '@opentelemetry/api';
+import type { SamplerName } from './config';
+
+/** Decides whether a new span is sampled. */
+export interface Sampler {
+  /**
+   * @param traceId - the new span's trace id (its parent's, or a new one for a root).
+   * @param parent - the valid parent span context, if any.
+   * @returns true to record and sample the span.
+   */
+  shouldSample(traceId: string, parent: SpanContext | undefined): boolean;
+  /** The specification's description, e.g. `ParentBased{root=AlwaysOnSampler,...}`. */
+  toString(): string;
+}
+
+const alwaysOn: Sampler = { shouldSample: () => true, toString: () => 'AlwaysOnSampler' };
+const alwaysOff: Sampler = { shouldSample: () => false, toString: () => 'AlwaysOffSampler' };
+
+/** 2^56: the trace id's last 7 bytes (the W3C "random" part) give a number in [0, 2^56). */
+const RANGE = 72057594037927936;
+
+/** Samples a fixed share of traces, decided from the trace id so every process agrees. */
+export function traceIdRatio(ratio: number): Sampler {
+  const r = Math.min(1, Math.max(0, ratio));
+  const threshold = r * RANGE;
+  return {
+    shouldSample(traceId: string): boolean {
+      if (r >= 1) return true;
+      if (r <= 0) return false;
+      const hi = parseInt(traceId.slice(18, 24), 16);
+      const lo = parseInt(traceId.slice(24, 32), 16);
+      return hi * 4294967296 + lo < threshold;
+    },
+    toString: () => `TraceIdRatioBased{${r}}`,
+  };
+}
+
+/** Follows the parent's sampled flag; uses `root` for spans without a parent. */
+export function parentBased(root: Sampler): Sampler {
+  return {
+    shouldSample(traceId: string, parent: SpanContext | undefined): boolean {
+      if (parent === undefined) return root.shouldSample(traceId, undefined);
+      return (parent.traceFlags & 1) === 1;
+    },
+    toString: () =>
+      `ParentBased{root=${root.toString()}, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}`,
+  };
+}
+
+/** The sampler for an `OTEL_TRACES_SAMPLER` name and ratio. */
+export function createSampler(name: SamplerName, ratio: number): Sampler {
+  switch (name) {
+    case 'always_on':
+      return alwaysOn;
+    case 'always_off':
+      return alwaysOff;
+    case 'traceidratio':
+      return traceIdRatio(ratio);
+    case 'parentbased_always_off':
+      return parentBased(alwaysOff);
+    case 'parentbased_traceidratio':
+      return parentBased(traceIdRatio(ratio));
+    case 'parentbased_always_on':
+    default:
+      return parentBased(alwaysOn);
+  }
+}

@@ -1,0 +1,403 @@
+/**
+ * The `@opentelemetry/api` trace surface (TracerProvider, Tracer, Span) written straight onto
+ * the native recorder.
+ *
+ * A span's start is written when it starts (so a crash still shows it); name changes, attribute
+ * updates and links made after the start are kept on the span and written together just before
+ * its end, one native call each; events go to the events ring at once. Unsampled spans are the
+ * API's non-recording spans and write nothing.
+ */
+import {
+  context as contextApi,
+  diag,
+  isSpanContextValid,
+  SpanStatusCode,
+  trace as traceApi,
+  type Attributes as ApiAttributes,
+  type AttributeValue as ApiAttributeValue,
+  type Context,
+  type Exception,
+  type Link,
+  type Span as ApiSpan,
+  type SpanContext,
+  type SpanOptions,
+  type SpanStatus as ApiSpanStatus,
+  type TimeInput,
+  type Tracer as ApiTracer,
+  type TracerOptions,
+  type TracerProvider as ApiTracerProvider,
+} from '@opentelemetry/api';
+import type { Attributes, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
+import { applyLimits, isValidAttributeValue, truncateValue } from './attributes';
+import type { SpanLimits } from './config';
+import { IdGenerator } from './ids';
+import { reportOnce } from './log';
+import type { Sampler } from './sampler';
+import { toNanos } from './time';
+
+/** Bits 8 (has-is-remote) and 9 (is-remote) of the OTLP span flags. */
+const FLAG_HAS_IS_REMOTE = 0x100;
+const FLAG_IS_REMOTE = 0x200;
+const SAMPLED = 1;
+const EVENT_NAME_CACHE_LIMIT = 1024;
+
+/** What every tracer of one provider shares. */
+export interface TraceShared {
+  recorder: Recorder;
+  resourceRef: number;
+  sampler: Sampler;
+  limits: SpanLimits;
+  ids: IdGenerator;
+  /** Interns an event name, through a bounded cache. */
+  eventNameRef(name: string): number;
+}
+
+/** Creates the shared event-name interning function for `recorder`. */
+export function eventNameInterner(recorder: Recorder): (name: string) => number {
+  const cache = new Map<string, number>();
+  return (name: string): number => {
+    let ref = cache.get(name);
+    if (ref === undefined) {
+      ref = recorder.recordString(name);
+      if (cache.size < EVENT_NAME_CACHE_LIMIT) cache.set(name, ref);
+    }
+    return ref;
+  };
+}
+
+function isTimeInput(v: unknown): v is TimeInput {
+  return (
+    typeof v === 'number' ||
+    v instanceof Date ||
+    (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number')
+  );
+}
+
+/** A recording, sampled span. Every method catches its own errors; none throws into the caller. */
+export class RecordingSpan implements ApiSpan {
+  private ended = false;
+  private name: string;
+  private nameChanged = false;
+  private attributeCount: number;
+  private pending: Attributes | undefined;
+  private eventCount = 0;
+  private linkCount: number;
+  private pendingLinks: SpanLink[] | undefined;
+  private status: SpanStatus | undefined;
+
+  /** @internal */
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly context: SpanContext,
+    name: string,
+    private readonly startAttributes: Attributes | undefined,
+    attributeCount: number,
+    linkCount: number,
+  ) {
+    this.name = name;
+    this.attributeCount = attributeCount;
+    this.linkCount = linkCount;
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  setAttribute(key: string, value: ApiAttributeValue): this {
+    if (this.ended || value === undefined || value === null) return this;
+    if (typeof key !== 'string' || key.length === 0 || !isValidAttributeValue(value)) {
+      diag.warn(`otlp-mmap: invalid attribute ignored: ${String(key)}`);
+      return this;
+    }
+    const limits = this.tracer.shared.limits;
+    let pending = this.pending;
+    const known =
+      (pending !== undefined && key in pending) ||
+      (this.startAttributes !== undefined && this.startAttributes[key] !== undefined);
+    if (!known) {
+      if (this.attributeCount >= limits.attributeCountLimit) return this;
+      this.attributeCount++;
+    }
+    if (pending === undefined) pending = this.pending = {};
+    pending[key] = (
+      limits.attributeValueLengthLimit === Infinity ? value : truncateValue(value, limits.attributeValueLengthLimit)
+    ) as Attributes[string];
+    return this;
+  }
+
+  setAttributes(attributes: ApiAttributes): this {
+    if (this.ended || attributes === null || typeof attributes !== 'object') return this;
+    for (const key in attributes) this.setAttribute(key, attributes[key] as ApiAttributeValue);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrStartTime?: ApiAttributes | TimeInput, startTime?: TimeInput): this {
+    if (this.ended) return this;
+    const limits = this.tracer.shared.limits;
+    if (this.eventCount >= limits.eventCountLimit) return this;
+    this.eventCount++;
+    let attributes: ApiAttributes | undefined;
+    if (isTimeInput(attributesOrStartTime)) startTime = attributesOrStartTime;
+    else attributes = attributesOrStartTime;
+    try {
+      const shared = this.tracer.shared;
+      const limited = applyLimits(attributes, limits.attributePerEventCountLimit, limits.attributeValueLengthLimit);
+      shared.recorder.recordEvent(
+        this.tracer.scopeRef,
+        this.context,
+        shared.eventNameRef(String(name)),
+        toNanos(startTime),
+        limited.attributes,
+      );
+    } catch (e) {
+      reportOnce('span.addEvent', e);
+    }
+    return this;
+  }
+
+  addLink(link: Link): this {
+    return this.addLinks([link]);
+  }
+
+  addLinks(links: Link[]): this {
+    if (this.ended || !Array.isArray(links)) return this;
+    const converted = this.tracer.convertLinks(links, this.linkCount);
+    if (converted.length === 0) return this;
+    this.linkCount += converted.length;
+    if (this.pendingLinks === undefined) this.pendingLinks = converted;
+    else this.pendingLinks.push(...converted);
+    return this;
+  }
+
+  setStatus(status: ApiSpanStatus): this {
+    if (this.ended || status === null || typeof status !== 'object') return this;
+    if (status.code === SpanStatusCode.UNSET) return this;
+    if (this.status !== undefined && this.status.code === SpanStatusCode.OK) return this;
+    if (status.code === SpanStatusCode.OK) this.status = { code: 1 };
+    else if (status.code === SpanStatusCode.ERROR) {
+      this.status = typeof status.message === 'string' ? { code: 2, message: status.message } : { code: 2 };
+    }
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (this.ended) return this;
+    this.name = String(name);
+    this.nameChanged = true;
+    return this;
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    this.ended = true;
+    const shared = this.tracer.shared;
+    const rec = shared.recorder;
+    const scope = this.tracer.scopeRef;
+    const { traceId, spanId } = this.context;
+    try {
+      if (this.nameChanged) rec.recordSpanName(scope, traceId, spanId, this.name);
+      if (this.pending !== undefined) rec.recordSpanAttributes(scope, traceId, spanId, this.pending);
+      if (this.pendingLinks !== undefined) rec.recordSpanLinks(scope, traceId, spanId, this.pendingLinks);
+    } catch (e) {
+      reportOnce('span.end (updates)', e);
+    }
+    try {
+      rec.recordSpanEnd(scope, traceId, spanId, toNanos(endTime), this.status);
+    } catch (e) {
+      reportOnce('span.end', e);
+    }
+    this.pending = undefined;
+    this.pendingLinks = undefined;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: ApiAttributes = {};
+    if (typeof exception === 'string') {
+      attributes['exception.message'] = exception;
+    } else if (exception !== null && typeof exception === 'object') {
+      const e = exception as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown };
+      if (e.code !== undefined && e.code !== null) attributes['exception.type'] = String(e.code);
+      else if (typeof e.name === 'string') attributes['exception.type'] = e.name;
+      if (typeof e.message === 'string') attributes['exception.message'] = e.message;
+      if (typeof e.stack === 'string') attributes['exception.stacktrace'] = e.stack;
+    }
+    if (attributes['exception.type'] === undefined && attributes['exception.message'] === undefined) {
+      attributes['exception.message'] = String(exception);
+    }
+    this.addEvent('exception', attributes, time);
+  }
+}
+
+/** One tracer: one instrumentation scope in the file. */
+export class Tracer implements ApiTracer {
+  /** @internal */
+  constructor(
+    readonly shared: TraceShared,
+    readonly scopeRef: number,
+  ) {}
+
+  startSpan(name: string, options?: SpanOptions, ctx?: Context): ApiSpan {
+    const shared = this.shared;
+    let traceId = '';
+    let spanId = '';
+    let parent: SpanContext | undefined;
+    try {
+      const opts = options ?? {};
+      if (!opts.root) parent = parentOf(ctx ?? contextApi.active());
+      traceId = parent !== undefined ? parent.traceId : shared.ids.traceId();
+      spanId = shared.ids.spanId();
+      if (!shared.sampler.shouldSample(traceId, parent)) {
+        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
+      }
+      const limits = shared.limits;
+      const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);
+      const spanName = typeof name === 'string' ? name : String(name);
+      const flags = SAMPLED | FLAG_HAS_IS_REMOTE | (parent !== undefined && parent.isRemote ? FLAG_IS_REMOTE : 0);
+      const kind = (typeof opts.kind === 'number' && opts.kind >= 0 && opts.kind <= 4 ? opts.kind + 1 : 1) as SpanKindNumber;
+      shared.recorder.recordSpanStart(
+        this.scopeRef,
+        traceId,
+        spanId,
+        parent !== undefined ? parent.spanId : null,
+        flags,
+        spanName,
+        kind,
+        toNanos(opts.startTime),
+        limited.attributes,
+      );
+      let linkCount = 0;
+      if (opts.links !== undefined && opts.links.length > 0) {
+        const links = this.convertLinks(opts.links, 0);
+        linkCount = links.length;
+        if (linkCount > 0) {
+          try {
+            shared.recorder.recordSpanLinks(this.scopeRef, traceId, spanId, links);
+          } catch (e) {
+            reportOnce('span links', e);
+          }
+        }
+      }
+      const spanContext: SpanContext = { traceId, spanId, traceFlags: SAMPLED, isRemote: false };
+      if (parent !== undefined && parent.traceState !== undefined) spanContext.traceState = parent.traceState;
+      return new RecordingSpan(this, spanContext, spanName, limited.attributes, limited.count, linkCount);
+    } catch (e) {
+      reportOnce('startSpan', e);
+      if (traceId !== '' && spanId !== '') {
+        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
+      }
+      return traceApi.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
+    }
+  }
+
+  startActiveSpan<F extends (span: ApiSpan) => unknown>(name: string, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: ApiSpan) => unknown>(name: string, options: SpanOptions, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: ApiSpan) => unknown>(
+    name: string,
+    options: SpanOptions,
+    context: Context,
+    fn: F,
+  ): ReturnType<F>;
+  startActiveSpan<F extends (span: ApiSpan) => unknown>(
+    name: string,
+    a?: F | SpanOptions,
+    b?: F | Context,
+    c?: F,
+  ): ReturnType<F> | undefined {
+    let options: SpanOptions | undefined;
+    let ctx: Context | undefined;
+    let fn: F;
+    if (typeof a === 'function') fn = a;
+    else if (typeof b === 'function') {
+      options = a;
+      fn = b;
+    } else {
+      options = a;
+      ctx = b;
+      fn = c as F;
+    }
+    if (typeof fn !== 'function') return undefined;
+    const parentContext = ctx ?? contextApi.active();
+    const span = this.startSpan(name, options, parentContext);
+    return contextApi.with(traceApi.setSpan(parentContext, span), fn, undefined, span) as ReturnType<F>;
+  }
+
+  /** @internal Validates links and applies the link count and per-link attribute limits. */
+  convertLinks(links: readonly Link[], already: number): SpanLink[] {
+    const limits = this.shared.limits;
+    const out: SpanLink[] = [];
+    for (const link of links) {
+      if (already + out.length >= limits.linkCountLimit) break;
+      if (link === null || typeof link !== 'object' || !isSpanContextValid(link.context)) continue;
+      const limited = applyLimits(link.attributes, limits.attributePerLinkCountLimit, limits.attributeValueLengthLimit);
+      const converted: SpanLink = {
+        traceId: link.context.traceId,
+        spanId: link.context.spanId,
+        traceFlags: link.context.traceFlags,
+      };
+      const traceState = link.context.traceState?.serialize();
+      if (traceState) converted.traceState = traceState;
+      if (limited.attributes !== undefined) converted.attributes = limited.attributes;
+      if (limited.dropped > 0) converted.droppedAttributesCount = limited.dropped;
+      out.push(converted);
+    }
+    return out;
+  }
+}
+
+/** The valid parent span context in `ctx`, if any. Our own spans skip the validity check. */
+function parentOf(ctx: Context): SpanContext | undefined {
+  const span = traceApi.getSpan(ctx);
+  if (span === undefined) return undefined;
+  const sc = span.spanContext();
+  if (span instanceof RecordingSpan) return sc;
+  return isSpanContextValid(sc) ? sc : undefined;
+}
+
+/** The global tracer provider: one {@link Tracer} (one scope) per name, version and schema URL. */
+export class TracerProvider implements ApiTracerProvider {
+  private readonly tracers = new Map<string, Tracer>();
+
+  /** @internal */
+  constructor(private readonly shared: TraceShared) {}
+
+  getTracer(name: string, version?: string, options?: TracerOptions): ApiTracer {
+    const n = typeof name === 'string' ? name : '';
+    const key = `${n}\0${version ?? ''}\0${options?.schemaUrl ?? ''}`;
+    let tracer = this.tracers.get(key);
+    if (tracer === undefined) {
+      try {
+        const scopeRef = this.shared.recorder.createInstrumentationScope(this.shared.resourceRef, n, version);
+        tracer = new Tracer(this.shared, scopeRef);
+        this.tracers.set(key, tracer);
+      } catch (e) {
+        reportOnce('getTracer', e);
+        return traceApi.getTracerProvider() === this ? noopTracer() : traceApi.getTracer(n, version);
+      }
+    }
+    return tracer;
+  }
+
+  /** Nothing is buffered: resolves at once. */
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Nothing to release: resolves at once (the file is released when the process exits). */
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function noopTracer(): ApiTracer {
+  return {
+    startSpan: () => traceApi.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 }),
+    startActiveSpan: ((name: string, ...rest: unknown[]) => {
+      const fn = rest[rest.length - 1] as (span: ApiSpan) => unknown;
+      return fn(traceApi.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 }));
+    }) as ApiTracer['startActiveSpan'],
+  };
+}
