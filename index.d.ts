@@ -212,6 +212,8 @@ export interface Reader {
   header(): FileHeader;
   /** Reads up to `max` published messages from one ring, advancing its `reader_index`. Malformed records come back as `{ error }` messages and are skipped. */
   read(ring: RingName, max?: number): DecodedMessage[];
+  /** Consumes every published message of one ring without decoding it (a null consumer); returns how many. */
+  discard(ring: RingName): number;
   /** True while a writer holds its shared lock on the file (the lock probe). */
   writerAlive(): boolean;
   close(): void;

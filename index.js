@@ -749,6 +749,12 @@ class ReaderImpl {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${describe(max)}`);
     return JSON.parse(this._n.readerRead(this._h, idx, max), reviveDecoded);
   }
+  discard(ring) {
+    this._check();
+    const idx = RING_NAMES.indexOf(ring);
+    if (idx < 0) throw new TypeError(`ring must be one of ${RING_NAMES.join(', ')}, got ${describe(ring)}`);
+    return this._n.readerDiscard(this._h, idx);
+  }
   writerAlive() {
     this._check();
     return this._n.readerWriterAlive(this._h);

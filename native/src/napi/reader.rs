@@ -53,6 +53,17 @@ js_fn!(reader_read, |env, info| {
     env.str(&s)
 });
 
+js_fn!(reader_discard, |env, info| {
+    let [h, ring] = env.args::<2>(info)?;
+    let ring = match env.f64(ring)? as i32 {
+        0 => RingKind::Events,
+        1 => RingKind::Spans,
+        _ => RingKind::Measurements,
+    };
+    let n = with(env, h, |rd| rd.read_raw(ring, usize::MAX, false, |_| {}))?;
+    env.number(n as f64)
+});
+
 js_fn!(reader_writer_alive, |env, info| {
     let [h] = env.args::<1>(info)?;
     let alive = with(env, h, |rd| rd.writer_alive())?;
@@ -70,6 +81,7 @@ pub(super) const EXPORTS: &[(&str, napi_callback)] = &[
     ("readerOpen", reader_open),
     ("readerHeader", reader_header),
     ("readerRead", reader_read),
+    ("readerDiscard", reader_discard),
     ("readerWriterAlive", reader_writer_alive),
     ("readerClose", reader_close),
 ];
