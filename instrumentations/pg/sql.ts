@@ -39,9 +39,10 @@ function unquote(name: string): string {
 }
 
 /** The table named right after `keyword`, when the statement names only that one. */
-function singleTableAfter(body: string, keyword: RegExp): string | undefined {
-  const match = new RegExp(String.raw`${keyword.source}\s+${QUALIFIED}(\s*,)?`, 'i').exec(body);
+function singleTableAfter(body: string, keyword: RegExp, functionsPossible = false): string | undefined {
+  const match = new RegExp(String.raw`${keyword.source}\s+${QUALIFIED}(\s*,)?(\s*\()?`, 'i').exec(body);
   if (!match || match[2]) return undefined; // no table, or a list of tables
+  if (functionsPossible && match[3]) return undefined; // FROM generate_series(...): a function, not a table
   // A join, a second FROM (subquery) or a USING clause means more than one collection.
   const from = body.match(/\bfrom\b/gi)?.length ?? 0;
   if (/\bjoin\b/i.test(body) || from > 1 || /\busing\b/i.test(body)) return undefined;
@@ -58,7 +59,7 @@ export function summarizeStatement(text: string): StatementSummary {
   switch (operation) {
     case 'SELECT':
     case 'DELETE':
-      collection = singleTableAfter(body, /\bfrom(?:\s+only)?/);
+      collection = singleTableAfter(body, /\bfrom(?:\s+only)?/, true);
       break;
     case 'INSERT':
       collection = singleTableAfter(body, /^insert\s+into/);
