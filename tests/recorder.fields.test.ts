@@ -416,6 +416,54 @@ describe('the recorder writes exactly the fields it was given', () => {
     expectAttrs(s.event.attributes, { e20: { double: 1e20 }, p63: { double: 2 ** 63 }, m: { double: -(2 ** 64) }, maxSafe: { int: BigInt(Number.MAX_SAFE_INTEGER) } });
   });
 
+  test('the dictionary grows past its initial size, and every ref still resolves', () => {
+    const p = tmp.file('grow.mmap');
+    const rec = openRecorder(p, { slots: 16, slotSize: 256, dictionaryBytes: 4096 });
+    const initialBytes = read(p).fileBytes;
+    const refs: Array<[number, string]> = [];
+    for (let i = 0; i < 3000; i++) {
+      const s = `string number ${i} ✓`;
+      refs.push([rec.recordString(s), s]);
+    }
+    const scope = rec.createInstrumentationScope(rec.createResource({ late: 'resource' }), 'late-scope');
+    rec.recordEvent(scope, null, refs[2999][0], T1, { [refs[2999][1]]: 'late key' });
+    rec.close();
+    const f = read(p);
+    expect(f.fileBytes).toBeGreaterThan(initialBytes);
+    for (const [ref, s] of refs) if (f.resolveString(ref) !== s) expect(f.resolveString(ref)).toBe(s);
+    expect(new Set(refs.map(([r]) => r)).size).toBe(refs.length);
+    const e = f.events.messages[0].message;
+    expect(e.eventName).toBe('string number 2999 ✓');
+    expect(attributesObject(e.attributes)).toEqual({ 'string number 2999 ✓': 'late key' });
+    expect(f.resolveScope(scope).name).toBe('late-scope');
+  });
+
+  test('a full dictionary (maxDictionaryBytes) makes recordString throw a RangeError; the file stays valid and the rings keep working', () => {
+    const p = tmp.file('dict-full.mmap');
+    const rec = openRecorder(p, { slots: 16, slotSize: 256, dictionaryBytes: 4096, maxDictionaryBytes: 8192 });
+    const scope = rec.createInstrumentationScope(rec.createResource({}), 'before-full');
+    const refs: Array<[number, string]> = [];
+    let thrown: unknown;
+    for (let i = 0; i < 10000 && thrown === undefined; i++) {
+      const s = `filler string ${i} `.padEnd(40, '.');
+      try {
+        refs.push([rec.recordString(s), s]);
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    expect((thrown as Error).name).toBe('RangeError'); // by name: native errors carry the main realm's constructors
+    expect((thrown as Error).message).toMatch(/dictionary/);
+    expect(refs.length).toBeGreaterThan(50);
+    rec.recordEvent(scope, null, refs[0][0], T1);
+    rec.close();
+    const f = read(p);
+    expect(f.dictionary.end).toBeLessThanOrEqual(f.dictionary.offset + 64 + 8192);
+    expect(f.entries().length).toBe(f.dictionary.numEntries);
+    for (const [ref, s] of refs) if (f.resolveString(ref) !== s) expect(f.resolveString(ref)).toBe(s);
+    expect(f.events.messages.map((m) => m.message.eventName)).toEqual([refs[0][1]]);
+  });
+
   test('stats() counts what was written, per ring, and the dictionary size', () => {
     const { rec, path } = fresh();
     const scope = scopeOf(rec);
