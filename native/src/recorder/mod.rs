@@ -41,6 +41,24 @@ impl RecError {
     }
 }
 
+/// A fast hasher for dictionary references (file offsets): one multiply.
+#[derive(Default, Clone, Copy)]
+pub struct RefHasher(u64);
+impl std::hash::Hasher for RefHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100000001b3);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+type RefMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<RefHasher>>;
+
 /// What a dictionary reference returned by this recorder points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RefKind {
@@ -73,7 +91,7 @@ pub struct Recorder {
     dict_limit: u64,
     strings: HashMap<Box<str>, i64>,
     blobs: HashMap<(u8, Vec<u8>), i64>,
-    refs: HashMap<i64, RefKind>,
+    refs: RefMap<RefKind>,
     truncated_key: i64,
     counts: [RingCounts; 3],
     values: ValueEncoder,
@@ -114,7 +132,7 @@ impl Recorder {
             dict_limit,
             strings: HashMap::new(),
             blobs: HashMap::new(),
-            refs: HashMap::new(),
+            refs: RefMap::default(),
             truncated_key: 0,
             counts: Default::default(),
             values: ValueEncoder { value_limit: smallest_slot.saturating_sub(ENVELOPE_ROOM).max(16), truncated: 0 },
