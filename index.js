@@ -242,6 +242,8 @@ class RecorderImpl {
     this._refs = new Map();
     this._pending = [];
     this._metricInt = new Map();
+    // True while encoding a dictionary entry: those are never truncated to a slot.
+    this._whole = false;
   }
 
   // ---- call buffer
@@ -277,7 +279,7 @@ class RecorderImpl {
   }
   _str(s) {
     let len = s.length;
-    if (len > this._maxChars) {
+    if (len > this._maxChars && !this._whole) {
       s = s.slice(0, this._maxChars);
       len = s.length;
     }
@@ -370,7 +372,9 @@ class RecorderImpl {
         this._str(v);
         return;
       case 'number':
-        this._u8(Number.isInteger(v) ? TAG_INT_NUMBER : TAG_DOUBLE);
+        // Integers that int64 can hold are ints; anything else (fractions, NaN,
+        // integral values beyond int64) is a double rather than a clamped int.
+        this._u8(Number.isInteger(v) && v >= -9223372036854775808 && v < 9223372036854775808 ? TAG_INT_NUMBER : TAG_DOUBLE);
         this._f64(v);
         return;
       case 'boolean':
@@ -485,8 +489,13 @@ class RecorderImpl {
   createResource(attributes, schemaUrl) {
     this._begin();
     if (schemaUrl !== undefined && typeof schemaUrl !== 'string') throw new TypeError(`schemaUrl must be a string, got ${describe(schemaUrl)}`);
-    this._attributes(attributes, 'attributes');
-    this._str(schemaUrl || '');
+    this._whole = true;
+    try {
+      this._attributes(attributes, 'attributes');
+      this._str(schemaUrl || '');
+    } finally {
+      this._whole = false;
+    }
     this._resolvePending();
     const r = this._n.recResource(this._h);
     this._refs.set(r, REF_RESOURCE);
@@ -501,7 +510,12 @@ class RecorderImpl {
     this._str(name);
     this._u8(version ? 1 : 0);
     this._str(version || '');
-    this._attributes(attributes, 'attributes');
+    this._whole = true;
+    try {
+      this._attributes(attributes, 'attributes');
+    } finally {
+      this._whole = false;
+    }
     this._resolvePending();
     const r = this._n.recScope(this._h);
     this._refs.set(r, REF_SCOPE);

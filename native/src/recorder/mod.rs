@@ -95,6 +95,8 @@ pub struct Recorder {
     truncated_key: i64,
     counts: [RingCounts; 3],
     values: ValueEncoder,
+    /// Longest single value per ring (indexed by RingKind::index); dictionary entries are unlimited.
+    value_limits: [usize; 3],
     msg: Vec<u8>,
     attrs: Vec<u8>,
     ranges: Vec<(usize, usize)>,
@@ -124,7 +126,8 @@ impl Recorder {
         }
         .map_err(|e| RecError::plain(format!("cannot {} otlp-mmap file {}: {e}", if attach { "attach to" } else { "create" }, path.display())))?;
         let dict_limit = create::dictionary_limit(&map);
-        let smallest_slot = RingKind::ALL.iter().map(|k| layout.ring(*k).max_message_len()).min().unwrap_or(0);
+        let limit = |k: RingKind| layout.ring(k).max_message_len().saturating_sub(ENVELOPE_ROOM).max(16);
+        let value_limits = [limit(RingKind::Events), limit(RingKind::Spans), limit(RingKind::Measurements)];
         let mut r = Recorder {
             path: path.to_path_buf(),
             map,
@@ -135,7 +138,8 @@ impl Recorder {
             refs: RefMap::default(),
             truncated_key: 0,
             counts: Default::default(),
-            values: ValueEncoder { value_limit: smallest_slot.saturating_sub(ENVELOPE_ROOM).max(16), truncated: 0 },
+            values: ValueEncoder { value_limit: usize::MAX, truncated: 0 },
+            value_limits,
             msg: Vec::with_capacity(1024),
             attrs: Vec::with_capacity(1024),
             ranges: Vec::with_capacity(32),
@@ -219,6 +223,7 @@ impl Recorder {
 
     /// `createResource(attributes, schemaUrl)`; identical resources share one entry.
     pub fn create_resource(&mut self, a: &mut Args) -> Result<i64, RecError> {
+        self.values.value_limit = usize::MAX;
         self.values.attributes(a, 1, &mut self.attrs, &mut self.ranges)?;
         let schema = a.blob()?.to_vec();
         self.msg.clear();
@@ -238,6 +243,7 @@ impl Recorder {
 
     /// `createInstrumentationScope(resourceRef, name, version, attributes)`.
     pub fn create_scope(&mut self, a: &mut Args) -> Result<i64, RecError> {
+        self.values.value_limit = usize::MAX;
         let resource = a.reference()?;
         self.check_ref(resource, RefKind::Resource, "resourceRef", "a resource ref (createResource)")?;
         let name = std::str::from_utf8(a.blob()?).map_err(|_| RecError::type_error("name must be valid UTF-8".into()))?.to_owned();
@@ -385,6 +391,7 @@ impl Recorder {
     /// `recordSpanStart`: a StartSpan carrying the attributes that fit, then
     /// UpdateAttributes messages for the rest.
     pub fn span_start(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
         let has_parent = a.u8()? != 0;
         let parent = a.take(8)?;
@@ -430,6 +437,7 @@ impl Recorder {
 
     /// `recordSpanEnd`.
     pub fn span_end(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
         let time = a.time()?;
         let has_status = a.u8()? != 0;
@@ -454,6 +462,7 @@ impl Recorder {
 
     /// `recordSpanName`.
     pub fn span_name(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
         let name = a.blob()?;
         self.check_scope(scope)?;
@@ -468,6 +477,7 @@ impl Recorder {
 
     /// `recordSpanAttributes`: as many UpdateAttributes messages as needed.
     pub fn span_attributes(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
         self.check_scope(scope)?;
         self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
@@ -478,6 +488,7 @@ impl Recorder {
     /// `recordSpanLinks`: links are packed into AddLink messages that fit; a link
     /// too large alone loses its attributes (counted in `dropped_attributes_count`).
     pub fn span_links(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
         self.check_scope(scope)?;
         let n = a.u32()? as usize;
@@ -549,6 +560,7 @@ impl Recorder {
 
     /// `recordMeasurement`. Value kinds: 1 = JS number (f64), 2 = bigint (i64).
     pub fn measurement(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[2];
         let metric = a.reference()?;
         let kind = match self.refs.get(&metric) {
             Some(RefKind::Metric { int }) => *int,
@@ -604,6 +616,7 @@ impl Recorder {
 
     /// `recordEvent(scopeRef, spanContext, eventNameRef, time, attributes, extra)`.
     pub fn event(&mut self, a: &mut Args) -> Result<(), RecError> {
+        self.values.value_limit = self.value_limits[0];
         let scope = a.reference()?;
         let sc = a.span_context()?;
         let name = a.reference()?;
