@@ -1,0 +1,169 @@
+/**
+ * The express instrumentation against real express 4 and 5 apps, CommonJS and ESM,
+ * in child Node processes with the official in-memory SDK, a real PostgreSQL and
+ * real HTTP requests. (The agent-level tests read the same from the mmap file.)
+ */
+import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
+import {
+  buildInstrumentations,
+  installExpress4,
+  pgEnv,
+  runUnderHarness,
+  seedUsers,
+  SPAN_KIND,
+  SpanTree,
+  type Recording,
+} from './fixtures/instr/run';
+
+let server: PostgresServer;
+let express4Version: string;
+
+beforeAll(async () => {
+  buildInstrumentations();
+  express4Version = installExpress4();
+  server = await sharedPostgres();
+  await seedUsers(server);
+});
+
+afterAll(async () => {
+  await stopSharedPostgres();
+});
+
+const shapes = [
+  { entry: 'express4/app.cjs', major: 4 },
+  { entry: 'express4/app.mjs', major: 4 },
+  { entry: 'express5/app.cjs', major: 5 },
+  { entry: 'express5/app.mjs', major: 5 },
+] as const;
+
+describe.each(shapes)('$entry', ({ entry, major }) => {
+  let recording: Recording;
+  let tree: SpanTree;
+
+  beforeAll(() => {
+    recording = runUnderHarness({ entry, impl: 'ours', env: pgEnv(server) });
+    tree = new SpanTree(recording.spans);
+  });
+
+  it(`runs express ${major} loaded as "express", and every request gets its response`, () => {
+    const version = recording.facts.expressVersion as string;
+    expect(version.split('.')[0]).toBe(String(major));
+    if (major === 4) expect(version).toBe(express4Version);
+    expect(recording.facts.statuses).toEqual({
+      '/users/1': 200,
+      '/api/items/2': 200,
+      '/fail': 500,
+      '/throw': 500,
+      '/db-error': 500,
+      ...(major === 5 ? { '/reject': 500, '/mw-reject': 500 } : {}),
+    });
+    expect(recording.diag.filter(([level]) => level !== 'info')).toEqual([]);
+  });
+
+  it('renames the server span after the route and sets http.route', () => {
+    const serverSpan = tree.serverSpan('/users/1');
+    expect(serverSpan.name).toBe('GET /users/:id');
+    expect(serverSpan.attributes['http.route']).toBe('/users/:id');
+    expect(tree.serverSpan('/api/items/2').name).toBe('GET /api/items/:id');
+    // The client span that called it is its parent: the trace crosses the HTTP hop.
+    const client = tree.parentOf(serverSpan);
+    expect(client?.kind).toBe(SPAN_KIND.CLIENT);
+    expect(client?.attributes['url.full']).toMatch(/\/users\/1$/);
+  });
+
+  it('records middleware and the request handler as children of the server span', () => {
+    const serverSpan = tree.serverSpan('/users/1');
+    const children = tree.childrenOf(serverSpan);
+    const builtIn = major === 4 ? ['middleware - query', 'middleware - expressInit'] : [];
+    expect(children.map((s) => s.name).sort()).toEqual(
+      [...builtIn, 'middleware - jsonParser', 'middleware - tagRequest', 'request handler - /users/:id'].sort(),
+    );
+    const tag = tree.one((s) => s.name === 'middleware - tagRequest', children);
+    expect(tag.kind).toBe(SPAN_KIND.INTERNAL);
+    expect(tag.attributes).toEqual({ 'express.name': 'tagRequest', 'express.type': 'middleware' });
+    const handler = tree.one((s) => s.name === 'request handler - /users/:id', children);
+    expect(handler.attributes).toEqual({
+      'http.route': '/users/:id',
+      'express.name': '/users/:id',
+      'express.type': 'request_handler',
+    });
+  });
+
+  it('makes manual @opentelemetry/api spans children of the handler, and pg spans children of those', () => {
+    const serverSpan = tree.serverSpan('/users/1');
+    const trace = tree.traceOf(serverSpan);
+    const manual = tree.one((s) => s.name === 'load-user', trace);
+    expect(tree.parentOf(manual)?.name).toBe('request handler - /users/:id');
+    const query = tree.one((s) => s.attributes['db.system.name'] === 'postgresql', trace);
+    expect(tree.parentOf(query)).toBe(manual);
+    expect(query.name).toBe('SELECT users');
+    expect(query.kind).toBe(SPAN_KIND.CLIENT);
+    // After `await pool.query(...)` the app is back in its own span.
+    expect(recording.facts.activeAfterQuery).toBe('load-user');
+  });
+
+  it('names a router after its mount path and keeps the handler under the server span', () => {
+    const serverSpan = tree.serverSpan('/api/items/2');
+    const router = tree.one((s) => s.attributes['express.type'] === 'router', tree.traceOf(serverSpan));
+    expect(router.name).toBe('router - /api');
+    expect(router.attributes['express.name']).toBe('/api');
+    expect(tree.parentOf(router)).toBe(serverSpan);
+    const handler = tree.one((s) => s.name === 'request handler - /api/items/:id', tree.traceOf(serverSpan));
+    expect(tree.parentOf(handler)).toBe(serverSpan);
+    const query = tree.one((s) => s.kind === SPAN_KIND.CLIENT && s.name === 'SELECT users', tree.traceOf(serverSpan));
+    expect(tree.parentOf(query)).toBe(handler);
+    // The pg callback ran in the handler's context.
+    expect(recording.facts.activeInQueryCallback).toBe('request handler - /api/items/:id');
+  });
+
+  it.each([
+    ['/fail', 'failed through next'],
+    ['/throw', 'thrown in handler'],
+  ])('records the error of %s on the handler span and the server span', (path, message) => {
+    const serverSpan = tree.serverSpan(path);
+    expect(serverSpan.status.code).toBe(2);
+    expect(serverSpan.attributes['http.response.status_code']).toBe(500);
+    const handler = tree.one((s) => s.name === `request handler - ${path}`, tree.childrenOf(serverSpan));
+    expect(handler.status).toEqual({ code: 2, message });
+    expect(handler.events).toEqual([
+      {
+        name: 'exception',
+        attributes: expect.objectContaining({ 'exception.type': 'Error', 'exception.message': message }),
+      },
+    ]);
+  });
+
+  if (major === 5) {
+    it('records a rejected async handler or middleware (express 5 handles promises)', () => {
+      const handler = tree.one((s) => s.name === 'request handler - /reject', tree.childrenOf(tree.serverSpan('/reject')));
+      expect(handler.status).toEqual({ code: 2, message: 'rejected in handler' });
+      expect(handler.events.map((e) => e.name)).toEqual(['exception']);
+      const middleware = tree.one(
+        (s) => s.name === 'middleware - rejectingMiddleware',
+        tree.childrenOf(tree.serverSpan('/mw-reject')),
+      );
+      expect(middleware.status).toEqual({ code: 2, message: 'rejected in middleware' });
+      expect(middleware.events.map((e) => e.name)).toEqual(['exception']);
+    });
+  }
+
+  it('records a failed query on the pg span with the SQLSTATE', () => {
+    const serverSpan = tree.serverSpan('/db-error');
+    const query = tree.one((s) => s.attributes['db.system.name'] === 'postgresql', tree.traceOf(serverSpan));
+    expect(query.name).toBe('SELECT no_such_table');
+    expect(query.status.code).toBe(2);
+    expect(query.attributes['error.type']).toBe('42P01');
+    expect(query.events[0].name).toBe('exception');
+    expect(query.events[0].attributes?.['exception.message']).toBe('relation "no_such_table" does not exist');
+  });
+
+  it('gives the http duration histograms the route', () => {
+    const serverDuration = recording.metrics.find((m) => m.name === 'http.server.request.duration');
+    expect(serverDuration?.unit).toBe('s');
+    const routes = serverDuration?.points.map((p) => p.attributes['http.route']).sort();
+    const express5Only = major === 5 ? ['/mw-reject', '/reject'] : [];
+    expect(routes).toEqual(['/api/items/:id', '/db-error', '/fail', '/throw', '/users/:id', ...express5Only].sort());
+    const clientDuration = recording.metrics.find((m) => m.name === 'http.client.request.duration');
+    expect(clientDuration?.points.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(5 + express5Only.length);
+  });
+});
