@@ -102,8 +102,8 @@ const AGG_HISTOGRAM = 3;
 const AGG_EXP = 4;
 
 const defaultRecorderOptions = Object.freeze({
-  events: Object.freeze({ slots: 2048, slotSize: 1024 }),
-  spans: Object.freeze({ slots: 8192, slotSize: 512 }),
+  events: Object.freeze({ slots: 1024, slotSize: 2048 }),
+  spans: Object.freeze({ slots: 4096, slotSize: 2048 }),
   measurements: Object.freeze({ slots: 8192, slotSize: 256 }),
   dictionaryBytes: 1 << 20,
   maxDictionaryBytes: 64 << 20,
@@ -382,6 +382,9 @@ class RecorderImpl {
         this._u8(v ? 1 : 0);
         return;
       case 'bigint':
+        if (v < -9223372036854775808n || v > 9223372036854775807n) {
+          throw new RangeError(`${arg} must fit in a signed 64-bit integer, got ${v}n`);
+        }
         this._u8(TAG_BIGINT);
         this._i64(v);
         return;
@@ -564,6 +567,7 @@ class RecorderImpl {
       this._buf[this._pos] = 1;
       this._dv.setFloat64(this._pos + 1, value, true);
     } else if (typeof value === 'bigint') {
+      if (value < -9223372036854775808n || value > 9223372036854775807n) throw new RangeError(`value must fit in a signed 64-bit integer, got ${value}n`);
       this._buf[this._pos] = 2;
       this._dv.setBigInt64(this._pos + 1, BigInt.asIntN(64, value), true);
     } else {
