@@ -1,0 +1,149 @@
+/**
+ * The pg instrumentation against a real PostgreSQL, every query form, in a child
+ * Node process with the official in-memory SDK.
+ */
+import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
+import { buildInstrumentations, pgEnv, runUnderHarness, SPAN_KIND, SpanTree, type Recording } from './fixtures/instr/run';
+
+let server: PostgresServer;
+let recording: Recording;
+let tree: SpanTree;
+
+const FORMS = [
+  'callback',
+  'promise',
+  'config',
+  'config-callback',
+  'query-object',
+  'query-object-callback',
+  'pool-promise',
+  'pool-callback',
+  'pool-connect',
+  'pool-connect-callback',
+  'contention-a',
+  'contention-b',
+  'syntax-error',
+  'error-callback',
+];
+
+beforeAll(async () => {
+  buildInstrumentations();
+  server = await sharedPostgres();
+  recording = runUnderHarness({ entry: 'pg-forms.cjs', impl: 'ours', env: pgEnv(server) });
+  tree = new SpanTree(recording.spans);
+});
+
+afterAll(async () => {
+  await stopSharedPostgres();
+});
+
+function queriesOf(form: string) {
+  const parent = tree.one((s) => s.name === `form:${form}`);
+  return tree.childrenOf(parent);
+}
+
+describe('pg instrumentation', () => {
+  it.each(FORMS)('gives the %s form exactly one CLIENT span, under the caller', (form) => {
+    const queries = queriesOf(form);
+    expect(queries).toHaveLength(1);
+    expect(queries[0].kind).toBe(SPAN_KIND.CLIENT);
+    expect(queries[0].scope).toBe('otlp-mmap/instrumentation-pg');
+  });
+
+  it('creates no query span outside the forms, and no connect spans', () => {
+    const pgSpans = recording.spans.filter((s) => s.scope === 'otlp-mmap/instrumentation-pg');
+    expect(pgSpans).toHaveLength(FORMS.length);
+    expect(pgSpans.every((s) => tree.parentOf(s)?.name.startsWith('form:'))).toBe(true);
+  });
+
+  it.each(FORMS.filter((f) => f !== 'query-object' && f !== 'syntax-error'))(
+    'runs the %s callback or continuation in the caller\'s context',
+    (form) => {
+      expect((recording.facts[form] as { active?: string }).active).toBe(`form:${form}`);
+    },
+  );
+
+  it('calls a Pool#connect callback in the caller\'s context', () => {
+    expect((recording.facts['pool-connect-callback'] as { inConnect?: string }).inConnect).toBe(
+      'form:pool-connect-callback',
+    );
+  });
+
+  it('returns the query results unchanged', () => {
+    const values = Object.fromEntries(FORMS.map((f) => [f, (recording.facts[f] as { value?: unknown }).value]));
+    expect(values).toMatchObject({
+      callback: 41,
+      promise: 'hunter2',
+      config: 7,
+      'config-callback': 8,
+      'query-object': 3,
+      'query-object-callback': 9,
+      'pool-promise': 10,
+      'pool-callback': 11,
+      'pool-connect': 12,
+      'pool-connect-callback': 13,
+      'contention-a': 14,
+      'contention-b': 15,
+    });
+  });
+
+  it('names and attributes spans after the current database semantic conventions', () => {
+    const [span] = queriesOf('promise');
+    expect(span.name).toBe(`SELECT ${server.database}`);
+    expect(span.attributes).toEqual({
+      'db.system.name': 'postgresql',
+      'db.namespace': server.database,
+      'db.operation.name': 'SELECT',
+      'db.query.text': 'SELECT $1::text AS secret',
+      'server.address': server.host,
+      'server.port': server.port,
+    });
+    const [table] = queriesOf('error-callback');
+    expect(table.name).toBe('SELECT no_such_table');
+    expect(table.attributes['db.collection.name']).toBe('no_such_table');
+    // A function in FROM is not a collection.
+    const [series] = queriesOf('query-object');
+    expect(series.name).toBe(`SELECT ${server.database}`);
+    expect(series.attributes['db.collection.name']).toBeUndefined();
+  });
+
+  it('never records parameter values', () => {
+    const text = JSON.stringify(recording.spans);
+    expect(text).not.toContain('hunter2');
+    expect(recording.facts.promise).toMatchObject({ value: 'hunter2' });
+  });
+
+  it.each([
+    ['syntax-error', '42601', 'syntax error at or near "SELEC"'],
+    ['error-callback', '42P01', 'relation "no_such_table" does not exist'],
+  ])('records the %s failure: status, error.type, exception event', (form, sqlstate, message) => {
+    const [span] = queriesOf(form);
+    expect(span.status).toEqual({ code: 2, message });
+    expect(span.attributes['error.type']).toBe(sqlstate);
+    expect(span.attributes['db.response.status_code']).toBe(sqlstate);
+    expect(span.events).toEqual([
+      { name: 'exception', attributes: expect.objectContaining({ 'exception.message': message }) },
+    ]);
+    // The application still sees the error.
+    expect(recording.facts[form]).toMatchObject({ code: sqlstate });
+  });
+
+  it('records db.client.operation.duration for every query, with the error type of failures', () => {
+    const metric = recording.metrics.find((m) => m.name === 'db.client.operation.duration');
+    expect(metric?.unit).toBe('s');
+    expect(metric?.scope).toBe('otlp-mmap/instrumentation-pg');
+    const total = metric?.points.reduce((n, p) => n + (p.count ?? 0), 0);
+    expect(total).toBe(FORMS.length);
+    const failed = metric?.points.filter((p) => p.attributes['error.type'] !== undefined);
+    expect(failed?.map((p) => p.attributes['error.type']).sort()).toEqual(['42601', '42P01']);
+    for (const point of metric?.points ?? []) {
+      expect(point.attributes).toMatchObject({
+        'db.system.name': 'postgresql',
+        'db.namespace': server.database,
+        'server.address': server.host,
+        'server.port': server.port,
+      });
+      expect(point.attributes['db.operation.name']).toMatch(/^SELECT?$/);
+    }
+  });
+});
