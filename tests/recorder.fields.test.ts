@@ -214,6 +214,14 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(ms[6].timeUnixNano >= now.low && ms[6].timeUnixNano <= now.high).toBe(true);
   });
 
+  test('a bigint measurement on a double stream is written as_double (a stream never mixes value types)', () => {
+    const { rec, path } = fresh();
+    const dbls = rec.createMetricStream(scopeOf(rec), 'ratio', '', '1', 'gauge');
+    rec.recordMeasurement(dbls, null, T1, 5n);
+    rec.close();
+    expect(read(path).measurements.messages.map((m) => m.message.value)).toEqual([{ asDouble: 5 }]);
+  });
+
   test('recordEvent writes scope, span context, name, time, attributes, severity and every kind of body', () => {
     const { rec, path } = fresh();
     const scope = scopeOf(rec);
