@@ -87,6 +87,16 @@ impl Kind {
         })
     }
 
+    /// Memory cells (counters) a point of this kind may use; charged against
+    /// [`Limits::cells_available`] when the point is created.
+    pub fn point_cells(&self) -> usize {
+        match self {
+            Kind::Gauge | Kind::Sum { .. } => 1,
+            Kind::Histogram { bounds, .. } => bounds.len() + 2,
+            Kind::ExpHistogram { max_buckets, .. } => 2 * max_buckets + 1,
+        }
+    }
+
     fn delta(&self) -> bool {
         match self {
             Kind::Gauge => false,
@@ -132,6 +142,8 @@ pub enum Recorded {
     Overflow,
     /// Ignored: NaN/infinite, or negative on a monotonic sum.
     Ignored,
+    /// Dropped: a new point was needed and the memory budget is spent.
+    Dropped,
 }
 
 /// One metric stream (one `MetricRef`).
@@ -145,6 +157,8 @@ pub struct Stream {
     overflow: Option<Point>,
     /// Time of the previous collect (0: none yet).
     last_collect: u64,
+    /// Cells charged for the points held.
+    pub cells: usize,
 }
 
 /// Sorts attributes by key (the last value wins for a repeated key) and encodes
@@ -183,15 +197,23 @@ fn overflow_attrs() -> Vec<Vec<u8>> {
 pub struct Limits {
     pub cardinality_limit: usize,
     pub max_exemplars: usize,
+    /// Cells that new points may still take (see [`Kind::point_cells`]).
+    pub cells_available: usize,
 }
 
 impl Stream {
     pub fn new(scope: Arc<ScopeInfo>, m: MetricRef, kind: Kind) -> Stream {
-        Stream { scope, name: m.name, description: m.description, unit: m.unit, kind, points: HashMap::new(), overflow: None, last_collect: 0 }
+        Stream { scope, name: m.name, description: m.description, unit: m.unit, kind, points: HashMap::new(), overflow: None, last_collect: 0, cells: 0 }
+    }
+
+    /// Cells the stream's definition takes (boundaries, names), charged once.
+    pub fn base_cells(&self) -> usize {
+        let bounds = if let Kind::Histogram { bounds, .. } = &self.kind { bounds.len() } else { 0 };
+        4 + bounds + (self.name.len() + self.description.len() + self.unit.len()) / 8
     }
 
     /// Number of attribute sets held (including the overflow set).
-    pub fn len(&self) -> usize {
+    pub fn point_count(&self) -> usize {
         self.points.len() + self.overflow.is_some() as usize
     }
 
@@ -208,11 +230,21 @@ impl Stream {
             }
         }
         let regular_limit = lim.cardinality_limit.max(1) - 1;
+        let cost = self.kind.point_cells();
         let mut res = Recorded::Ok;
-        let point = if self.points.contains_key(&key) || self.points.len() < regular_limit {
+        let point = if self.points.contains_key(&key) {
+            self.points.get_mut(&key).expect("present")
+        } else if self.points.len() < regular_limit && cost <= lim.cells_available {
+            self.cells += cost;
             self.points.entry(key).or_insert_with(|| Point { attrs, first_time: time, agg: None, exemplars: Vec::new(), exemplars_seen: 0 })
         } else {
             res = Recorded::Overflow;
+            if self.overflow.is_none() {
+                if cost > lim.cells_available {
+                    return Recorded::Dropped;
+                }
+                self.cells += cost;
+            }
             self.overflow.get_or_insert_with(|| Point { attrs: overflow_attrs(), first_time: time, agg: None, exemplars: Vec::new(), exemplars_seen: 0 })
         };
         point.first_time = point.first_time.min(time);
@@ -305,6 +337,7 @@ impl Stream {
         if delta {
             self.points.clear();
             self.overflow = None;
+            self.cells = 0;
         }
         Some(out)
     }

@@ -55,6 +55,9 @@ pub trait EntrySource {
 pub struct PipelineConfig {
     /// Spans being assembled at once; a `Start` beyond it is dropped and counted.
     pub max_open_spans: usize,
+    /// Approximate bytes all open spans may hold (attributes, events, links);
+    /// what does not fit is dropped and counted.
+    pub max_open_span_bytes: usize,
     /// Events waiting one poll for their span; beyond it they become log records at once.
     pub max_pending_events: usize,
     /// Spans per `ExportTraceServiceRequest`.
@@ -75,6 +78,12 @@ pub struct PipelineConfig {
     pub max_exemplars: usize,
     /// Metric streams (`MetricRef`s) per file.
     pub max_metric_streams: usize,
+    /// Memory budget of all metric points, in counters (8 bytes each): a number
+    /// point costs 1, a histogram point its bucket count + 1, an exponential
+    /// histogram point `2 * max_buckets + 1`. A new attribute set that does not fit
+    /// goes to the overflow set; when even that does not fit, the measurement is
+    /// dropped and counted.
+    pub max_metric_cells: usize,
     /// Entries per dictionary cache (strings, scopes, resources, bad metric refs).
     pub cache_entries: usize,
 }
@@ -83,6 +92,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             max_open_spans: 65_536,
+            max_open_span_bytes: 256 << 20,
             max_pending_events: 4096,
             max_spans_per_batch: 512,
             max_logs_per_batch: 512,
@@ -94,6 +104,7 @@ impl Default for PipelineConfig {
             cardinality_limit: 2000,
             max_exemplars: 4,
             max_metric_streams: 4096,
+            max_metric_cells: 4_000_000,
             cache_entries: 8192,
         }
     }
@@ -104,12 +115,14 @@ impl Default for PipelineConfig {
 pub struct PipelineStats {
     /// Spans being assembled now (gauge).
     pub open_spans: u64,
+    /// Approximate bytes the open spans hold (gauge).
+    pub open_span_bytes: u64,
     pub spans_started: u64,
     /// Spans encoded for export (complete and incomplete).
     pub spans_finished: u64,
     /// Spans exported as incomplete by [`Pipeline::finish_incomplete`].
     pub spans_incomplete: u64,
-    /// Spans dropped because the open-span table was full.
+    /// Spans dropped because the open-span table (or its byte budget) was full.
     pub spans_overflowed: u64,
     /// Spans dropped because their `Start` never arrived (an end or update for an
     /// unknown span, e.g. after the start was dropped by a full ring).
@@ -127,11 +140,14 @@ pub struct PipelineStats {
     pub measurements: u64,
     /// Measurements ignored: NaN/infinite, or negative on a monotonic sum.
     pub measurements_ignored: u64,
-    /// Measurements aggregated into a stream's `otel.metric.overflow` set.
+    /// Measurements aggregated into a stream's `otel.metric.overflow` set
+    /// (cardinality limit or memory budget reached).
     pub measurements_overflowed: u64,
+    /// Measurements dropped because the metric memory budget was spent.
+    pub measurements_dropped: u64,
     /// Metric streams (gauge).
     pub metric_streams: u64,
-    /// Measurements dropped because the stream table was full.
+    /// Measurements dropped because the stream table (or the metric memory budget) was full.
     pub metric_streams_overflowed: u64,
     /// Records skipped as malformed (wrong id lengths, missing fields, duplicates).
     pub bad_records: u64,
@@ -192,6 +208,8 @@ pub struct Pipeline {
     span_limits: SpanLimits,
     resolver: Resolver,
     spans: HashMap<SpanKey, OpenSpan>,
+    open_span_bytes: usize,
+    refused: HashSet<SpanKey>,
     end_queue: Vec<SpanKey>,
     placeholders: Vec<SpanKey>,
     pending: Vec<Pending>,
@@ -200,6 +218,8 @@ pub struct Pipeline {
     streams: Vec<Stream>,
     stream_index: HashMap<i64, usize>,
     bad_metric_refs: HashSet<i64>,
+    metric_cells: usize,
+    stream_base_cells: usize,
     clock: u64,
     stats: PipelineStats,
 }
@@ -221,6 +241,8 @@ impl Pipeline {
             span_limits: SpanLimits { max_attributes: cfg.max_attributes_per_span, max_events: cfg.max_events_per_span, max_links: cfg.max_links_per_span },
             resolver: Resolver::new(cfg.cache_entries),
             spans: HashMap::new(),
+            open_span_bytes: 0,
+            refused: HashSet::new(),
             end_queue: Vec::new(),
             placeholders: Vec::new(),
             pending: Vec::new(),
@@ -229,6 +251,8 @@ impl Pipeline {
             streams: Vec::new(),
             stream_index: HashMap::new(),
             bad_metric_refs: HashSet::new(),
+            metric_cells: 0,
+            stream_base_cells: 0,
             clock: 0,
             stats: PipelineStats::default(),
             cfg,
@@ -258,6 +282,7 @@ impl Pipeline {
     pub fn stats(&self) -> PipelineStats {
         let mut s = self.stats.clone();
         s.open_spans = self.spans.len() as u64;
+        s.open_span_bytes = self.open_span_bytes as u64;
         s.pending_events = self.pending.len() as u64;
         s.metric_streams = self.streams.len() as u64;
         s
@@ -265,23 +290,66 @@ impl Pipeline {
 
     // ------------------------------------------------------------------ spans
 
-    /// The span `key` for an update, created as a placeholder when unknown.
-    /// `None` when the scope does not match or the table is full (counted).
-    fn span_for_update(&mut self, key: SpanKey, scope: &Arc<ScopeInfo>) -> Option<&mut OpenSpan> {
+    /// Bytes the open-span table may still grow by.
+    fn span_bytes_available(&self) -> usize {
+        self.cfg.max_open_span_bytes.saturating_sub(self.open_span_bytes)
+    }
+
+    /// Remembers a span refused for lack of room, so its later messages are
+    /// ignored rather than counted again (bounded; forgotten when full).
+    fn refuse(&mut self, key: SpanKey) {
+        self.stats.spans_overflowed += 1;
+        if self.refused.len() >= self.cfg.max_open_spans.max(1) {
+            self.refused.clear();
+        }
+        self.refused.insert(key);
+    }
+
+    /// Inserts a new span if the table and the byte budget have room.
+    fn insert_span(&mut self, key: SpanKey, scope: Arc<ScopeInfo>) -> bool {
+        if self.spans.len() >= self.cfg.max_open_spans || self.span_bytes_available() < spans::SPAN_BASE_BYTES {
+            self.refuse(key);
+            return false;
+        }
+        let sp = OpenSpan::new(scope);
+        self.open_span_bytes += sp.bytes;
+        self.spans.insert(key, sp);
+        true
+    }
+
+    fn remove_span(&mut self, key: &SpanKey) -> Option<OpenSpan> {
+        let sp = self.spans.remove(key)?;
+        self.open_span_bytes = self.open_span_bytes.saturating_sub(sp.bytes);
+        Some(sp)
+    }
+
+    /// Runs `f` on span `key` (created as a placeholder when unknown) with the
+    /// byte budget, keeping the budget's accounting. Returns `None` when the span
+    /// was refused earlier, the scope does not match or there is no room (counted).
+    fn update_span<R>(&mut self, key: SpanKey, scope: &Arc<ScopeInfo>, is_end: bool, f: impl FnOnce(&mut OpenSpan, &mut usize) -> R) -> Option<R> {
+        if self.refused.contains(&key) {
+            if is_end {
+                self.refused.remove(&key);
+            }
+            return None;
+        }
         if !self.spans.contains_key(&key) {
-            if self.spans.len() >= self.cfg.max_open_spans {
-                self.stats.spans_overflowed += 1;
+            if !self.insert_span(key, scope.clone()) {
                 return None;
             }
-            self.spans.insert(key, OpenSpan::new(scope.clone()));
             self.placeholders.push(key);
         }
+        let mut avail = self.span_bytes_available();
         let sp = self.spans.get_mut(&key)?;
         if sp.scope.scope_ref != scope.scope_ref {
             self.stats.bad_records += 1;
             return None;
         }
-        Some(sp)
+        let before = sp.bytes;
+        let r = f(sp, &mut avail);
+        let after = sp.bytes;
+        self.open_span_bytes = (self.open_span_bytes + after).saturating_sub(before);
+        Some(r)
     }
 
     /// Applies one message of the spans ring (an end is queued until [`Pipeline::end_of_poll`]).
@@ -299,52 +367,52 @@ impl Pipeline {
         };
         let lim = self.span_limits;
         match kind {
-            SpanEventKind::Start(s) => {
-                let Ok(attrs) = self.resolver.attributes(dict, &s.attributes) else {
+            SpanEventKind::Start(mut s) => {
+                let Ok(attrs) = self.resolver.attributes(dict, &std::mem::take(&mut s.attributes)) else {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
-                let sp = match self.spans.get_mut(&key) {
+                match self.spans.get(&key) {
                     Some(sp) if sp.started || sp.scope.scope_ref != scope.scope_ref => {
                         self.stats.bad_records += 1;
                         return;
                     }
-                    Some(sp) => sp,
+                    Some(_) => {}
                     None => {
-                        if self.spans.len() >= self.cfg.max_open_spans {
-                            self.stats.spans_overflowed += 1;
+                        self.refused.remove(&key);
+                        if !self.insert_span(key, scope.clone()) {
                             return;
                         }
-                        self.spans.entry(key).or_insert(OpenSpan::new(scope))
                     }
-                };
-                let dropped = sp.apply_start(s.parent_span_id, s.flags, s.name, s.kind, s.start_time_unix_nano, attrs, &lim);
-                self.stats.span_attributes_dropped += dropped as u64;
+                }
+                let dropped = self.update_span(key, &scope, false, |sp, avail| sp.apply_start(s, attrs, &lim, avail));
+                self.stats.span_attributes_dropped += dropped.unwrap_or(0) as u64;
                 self.stats.spans_started += 1;
             }
             SpanEventKind::End { end_time_unix_nano, status } => {
-                let Some(sp) = self.span_for_update(key, &scope) else { return };
-                if sp.end.is_some() {
-                    self.stats.bad_records += 1;
-                    return;
+                let queued = self.update_span(key, &scope, true, |sp, _| {
+                    if sp.end.is_some() {
+                        return false;
+                    }
+                    sp.end = Some((end_time_unix_nano, status));
+                    true
+                });
+                match queued {
+                    Some(true) => self.end_queue.push(key),
+                    Some(false) => self.stats.bad_records += 1,
+                    None => {}
                 }
-                sp.end = Some((end_time_unix_nano, status));
-                self.end_queue.push(key);
             }
             SpanEventKind::Name(name) => {
-                if let Some(sp) = self.span_for_update(key, &scope) {
-                    sp.name = Some(name);
-                }
+                self.update_span(key, &scope, false, |sp, avail| sp.set_name(name, avail));
             }
             SpanEventKind::Attributes(kvs) => {
                 let Ok(attrs) = self.resolver.attributes(dict, &kvs) else {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
-                if let Some(sp) = self.span_for_update(key, &scope) {
-                    let dropped = sp.set_attributes(attrs, &lim);
-                    self.stats.span_attributes_dropped += dropped as u64;
-                }
+                let dropped = self.update_span(key, &scope, false, |sp, avail| sp.set_attributes(attrs, &lim, avail));
+                self.stats.span_attributes_dropped += dropped.unwrap_or(0) as u64;
             }
             SpanEventKind::Links(links) => {
                 let mut bodies = Vec::with_capacity(links.len());
@@ -367,15 +435,8 @@ impl Pipeline {
                     e.fixed32(6, l.flags & spans::SPAN_FLAGS_MASK);
                     bodies.push(b);
                 }
-                let mut dropped = 0;
-                if let Some(sp) = self.span_for_update(key, &scope) {
-                    for b in bodies {
-                        if !sp.add_link(&b, &lim) {
-                            dropped += 1;
-                        }
-                    }
-                }
-                self.stats.span_links_dropped += dropped;
+                let dropped = self.update_span(key, &scope, false, |sp, avail| bodies.iter().filter(|b| !sp.add_link(b, &lim, avail)).count());
+                self.stats.span_links_dropped += dropped.unwrap_or(0) as u64;
             }
         }
     }
@@ -399,7 +460,7 @@ impl Pipeline {
     pub fn end_of_poll(&mut self, _dict: &mut dyn EntrySource) {
         for key in std::mem::take(&mut self.end_queue) {
             if self.spans.get(&key).is_some_and(|sp| sp.started && sp.end.is_some()) {
-                let sp = self.spans.remove(&key).expect("checked above");
+                let sp = self.remove_span(&key).expect("checked above");
                 self.finish(key, sp, None);
             }
         }
@@ -409,11 +470,11 @@ impl Pipeline {
             let Some(sp) = self.spans.get_mut(&key) else { continue };
             if sp.started {
                 if sp.end.is_some() {
-                    let sp = self.spans.remove(&key).expect("present");
+                    let sp = self.remove_span(&key).expect("present");
                     self.finish(key, sp, None);
                 }
             } else if sp.placeholder_polls >= max_polls {
-                self.spans.remove(&key);
+                self.remove_span(&key);
                 self.stats.spans_orphaned += 1;
             } else {
                 sp.placeholder_polls += 1;
@@ -442,6 +503,7 @@ impl Pipeline {
         self.after_spans(dict);
         self.end_of_poll(dict);
         let mut open: Vec<(SpanKey, OpenSpan)> = self.spans.drain().collect();
+        self.open_span_bytes = 0;
         open.sort_by_key(|(k, sp)| (sp.start_time, *k));
         for (key, sp) in open {
             if sp.started {
@@ -452,6 +514,7 @@ impl Pipeline {
         }
         self.placeholders.clear();
         self.end_queue.clear();
+        self.refused.clear();
     }
 
     /// Encoded `ExportTraceServiceRequest`s holding the spans finished so far.
@@ -498,8 +561,12 @@ impl Pipeline {
         e.bytes(2, name.as_bytes());
         otlp::attributes(&mut e, 3, &attrs);
         let lim = self.span_limits;
+        let mut avail = self.span_bytes_available();
         let Some(sp) = self.spans.get_mut(&key) else { return };
-        if sp.add_event(&body, &lim) {
+        let before = sp.bytes;
+        let added = sp.add_event(&body, &lim, &mut avail);
+        self.open_span_bytes += sp.bytes - before;
+        if added {
             self.stats.span_events_attached += 1;
         } else {
             self.stats.span_events_dropped += 1;
@@ -575,7 +642,13 @@ impl Pipeline {
             Ok(Stream::new(scope, m, kind))
         })();
         match made {
+            Ok(s) if self.metric_cells + s.base_cells() > self.cfg.max_metric_cells => {
+                self.stats.metric_streams_overflowed += 1;
+                None
+            }
             Ok(s) => {
+                self.stream_base_cells += s.base_cells();
+                self.metric_cells += s.base_cells();
                 self.streams.push(s);
                 self.stream_index.insert(r.0, self.streams.len() - 1);
                 Some(self.streams.len() - 1)
@@ -620,11 +693,20 @@ impl Pipeline {
             }
             _ => None,
         };
-        let lim = Limits { cardinality_limit: self.cfg.cardinality_limit, max_exemplars: self.cfg.max_exemplars };
-        match self.streams[si].record(key, bodies, value, time, exemplar, lim) {
+        let lim = Limits {
+            cardinality_limit: self.cfg.cardinality_limit,
+            max_exemplars: self.cfg.max_exemplars,
+            cells_available: self.cfg.max_metric_cells.saturating_sub(self.metric_cells),
+        };
+        let stream = &mut self.streams[si];
+        let before = stream.cells;
+        let res = stream.record(key, bodies, value, time, exemplar, lim);
+        self.metric_cells += stream.cells - before;
+        match res {
             Recorded::Ok => {}
             Recorded::Overflow => self.stats.measurements_overflowed += 1,
             Recorded::Ignored => self.stats.measurements_ignored += 1,
+            Recorded::Dropped => self.stats.measurements_dropped += 1,
         }
     }
 
@@ -639,6 +721,7 @@ impl Pipeline {
                 items.push(Item { scope: s.scope.clone(), bytes });
             }
         }
+        self.metric_cells = self.stream_base_cells + self.streams.iter().map(|s| s.cells).sum::<usize>();
         if items.is_empty() {
             None
         } else {

@@ -136,6 +136,14 @@ pub struct Item {
     pub bytes: Vec<u8>,
 }
 
+/// Items of one resource: the index of its first item, then per scope the index
+/// of the scope's first item and all its items.
+struct ResourceGroup {
+    first: usize,
+    scopes: Vec<(usize, Vec<usize>)>,
+    scope_index: HashMap<i64, usize>,
+}
+
 /// Encodes an export request (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`
 /// or `ExportMetricsServiceRequest`: their field numbers coincide) holding `items`,
 /// grouped by resource (`resource_*` = 1, `resource` = 1), then by scope
@@ -143,24 +151,24 @@ pub struct Item {
 pub fn encode_grouped(items: &[Item]) -> Vec<u8> {
     // resource groups -> scope groups -> item indices
     let mut res_index: HashMap<i64, usize> = HashMap::new();
-    let mut groups: Vec<(usize, Vec<(usize, Vec<usize>)>, HashMap<i64, usize>)> = Vec::new();
+    let mut groups: Vec<ResourceGroup> = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let r = it.scope.resource.resource_ref;
         let gi = *res_index.entry(r).or_insert_with(|| {
-            groups.push((i, Vec::new(), HashMap::new()));
+            groups.push(ResourceGroup { first: i, scopes: Vec::new(), scope_index: HashMap::new() });
             groups.len() - 1
         });
         let g = &mut groups[gi];
-        let si = *g.2.entry(it.scope.scope_ref).or_insert_with(|| {
-            g.1.push((i, Vec::new()));
-            g.1.len() - 1
+        let si = *g.scope_index.entry(it.scope.scope_ref).or_insert_with(|| {
+            g.scopes.push((i, Vec::new()));
+            g.scopes.len() - 1
         });
-        g.1[si].1.push(i);
+        g.scopes[si].1.push(i);
     }
     // sizes first, so every length prefix is written once
     let mut total = 0usize;
     let mut sizes: Vec<(usize, Vec<usize>)> = Vec::with_capacity(groups.len());
-    for (first, scopes, _) in &groups {
+    for ResourceGroup { first, scopes, .. } in &groups {
         let mut rlen = field_len(items[*first].scope.resource.encoded.len());
         let mut slens = Vec::with_capacity(scopes.len());
         for (sfirst, idx) in scopes {
@@ -172,7 +180,7 @@ pub fn encode_grouped(items: &[Item]) -> Vec<u8> {
         sizes.push((rlen, slens));
     }
     let mut out = Vec::with_capacity(total);
-    for ((first, scopes, _), (rlen, slens)) in groups.iter().zip(sizes.iter()) {
+    for (ResourceGroup { first, scopes, .. }, (rlen, slens)) in groups.iter().zip(sizes.iter()) {
         put_field(&mut out, 1, *rlen);
         let res = &items[*first].scope.resource.encoded;
         put_field(&mut out, 1, res.len());

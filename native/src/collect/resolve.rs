@@ -23,6 +23,26 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
+impl Value {
+    /// Approximate heap and inline bytes, for memory budgets.
+    pub fn approx_size(&self) -> usize {
+        24 + match self {
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Array(a) => a.iter().map(Value::approx_size).sum(),
+            Value::KvList(kvs) => kvs.iter().map(KeyValue::approx_size).sum(),
+            Value::Empty | Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
+        }
+    }
+}
+
+impl KeyValue {
+    /// Approximate bytes, for memory budgets.
+    pub fn approx_size(&self) -> usize {
+        16 + self.key.len() + self.value.approx_size()
+    }
+}
+
 /// An attribute with its key resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValue {
@@ -53,6 +73,20 @@ pub const MAX_VALUE_DEPTH: u32 = decode::MAX_DEPTH;
 /// Most nodes (values and key/values) one top-level value may expand to, so a
 /// shared `value_ref` used many times cannot blow up exponentially.
 pub const MAX_VALUE_NODES: u32 = 4096;
+/// Most bytes of `value_ref` entries one top-level value may read.
+pub const MAX_VALUE_REF_BYTES: usize = 1 << 20;
+
+/// What one top-level value may still expand to.
+struct Budget {
+    nodes: u32,
+    bytes: usize,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget { nodes: MAX_VALUE_NODES, bytes: MAX_VALUE_REF_BYTES }
+    }
+}
 
 /// Resolves references through an [`EntrySource`], caching strings, resources and
 /// scopes. Each cache holds at most `cache_limit` entries and is cleared when full.
@@ -95,27 +129,24 @@ impl Resolver {
         Ok(s)
     }
 
-    /// Resolves attributes: keys from the dictionary, values converted.
+    /// Resolves attributes: keys from the dictionary, values converted (one
+    /// [`MAX_VALUE_NODES`]/[`MAX_VALUE_REF_BYTES`] budget for the whole list).
     pub fn attributes(&mut self, dict: &mut dyn EntrySource, kvs: &[KeyValueRef]) -> Result<Vec<KeyValue>, String> {
+        let mut budget = Budget::new();
         let mut out = Vec::with_capacity(kvs.len());
         for kv in kvs {
-            out.push(self.key_value(dict, kv)?);
+            out.push(self.key_value_at(dict, kv, 0, &mut budget)?);
         }
         Ok(out)
     }
 
-    pub fn key_value(&mut self, dict: &mut dyn EntrySource, kv: &KeyValueRef) -> Result<KeyValue, String> {
-        let mut budget = MAX_VALUE_NODES;
-        self.key_value_at(dict, kv, 0, &mut budget)
-    }
-
     /// Converts a mmap `AnyValue` (resolving `value_ref`s, bounded in depth and size).
     pub fn value(&mut self, dict: &mut dyn EntrySource, v: &AnyValue) -> Result<Value, String> {
-        let mut budget = MAX_VALUE_NODES;
+        let mut budget = Budget::new();
         self.value_at(dict, v, 0, &mut budget)
     }
 
-    fn key_value_at(&mut self, dict: &mut dyn EntrySource, kv: &KeyValueRef, depth: u32, budget: &mut u32) -> Result<KeyValue, String> {
+    fn key_value_at(&mut self, dict: &mut dyn EntrySource, kv: &KeyValueRef, depth: u32, budget: &mut Budget) -> Result<KeyValue, String> {
         let key = self.string(dict, kv.key_ref)?;
         let value = match &kv.value {
             Some(v) => self.value_at(dict, v, depth, budget)?,
@@ -124,14 +155,14 @@ impl Resolver {
         Ok(KeyValue { key, value })
     }
 
-    fn value_at(&mut self, dict: &mut dyn EntrySource, v: &AnyValue, depth: u32, budget: &mut u32) -> Result<Value, String> {
+    fn value_at(&mut self, dict: &mut dyn EntrySource, v: &AnyValue, depth: u32, budget: &mut Budget) -> Result<Value, String> {
         if depth > MAX_VALUE_DEPTH {
             return Err(format!("attribute value nested deeper than {MAX_VALUE_DEPTH} levels (a value_ref cycle?)"));
         }
-        if *budget == 0 {
+        if budget.nodes == 0 {
             return Err(format!("attribute value expands to more than {MAX_VALUE_NODES} nodes"));
         }
-        *budget -= 1;
+        budget.nodes -= 1;
         Ok(match v {
             AnyValue::String(s) => Value::Str(s.clone()),
             AnyValue::Bool(b) => Value::Bool(*b),
@@ -157,6 +188,10 @@ impl Resolver {
                     Value::Empty
                 } else {
                     let bytes = dict.entry(*r)?;
+                    if bytes.len() > budget.bytes {
+                        return Err(format!("value_ref {}: values read through references exceed {MAX_VALUE_REF_BYTES} bytes", r.0));
+                    }
+                    budget.bytes -= bytes.len();
                     let inner = decode::any_value(&bytes, depth + 1).map_err(|e| format!("value_ref {}: {e}", r.0))?;
                     self.value_at(dict, &inner, depth + 1, budget)?
                 }

@@ -3,7 +3,7 @@
 use super::otlp;
 use super::resolve::{KeyValue, ScopeInfo, Value};
 use crate::wire::encode::Enc;
-use crate::wire::messages::Status;
+use crate::wire::messages::{StartSpan, Status};
 use std::sync::Arc;
 
 /// Attribute set on spans exported because their writer died before ending them.
@@ -58,6 +58,20 @@ pub struct OpenSpan {
     pub end: Option<(u64, Option<Status>)>,
     /// Polls this span has spent as a placeholder.
     pub placeholder_polls: u32,
+    /// Approximate bytes held, charged against the pipeline's open-span budget.
+    pub bytes: usize,
+}
+
+/// Bytes charged for an open span before anything is added to it.
+pub const SPAN_BASE_BYTES: usize = 256;
+
+/// Takes `n` bytes from `avail`; false (and nothing taken) when they do not fit.
+fn take(avail: &mut usize, n: usize) -> bool {
+    if n > *avail {
+        return false;
+    }
+    *avail -= n;
+    true
 }
 
 impl OpenSpan {
@@ -80,18 +94,31 @@ impl OpenSpan {
             dropped_links: 0,
             end: None,
             placeholder_polls: 0,
+            bytes: SPAN_BASE_BYTES,
         }
     }
 
     /// Sets attributes: a key already present takes the new value (as the SDK's
-    /// `setAttribute` does); new keys beyond the limit are dropped and counted.
-    /// Returns how many were dropped.
-    pub fn set_attributes(&mut self, kvs: Vec<KeyValue>, lim: &SpanLimits) -> u32 {
+    /// `setAttribute` does); new keys beyond the limit, or beyond the `avail`
+    /// bytes, are dropped and counted. Returns how many were dropped.
+    pub fn set_attributes(&mut self, kvs: Vec<KeyValue>, lim: &SpanLimits, avail: &mut usize) -> u32 {
         let mut dropped = 0;
         for kv in kvs {
+            let size = kv.approx_size();
             if let Some(cur) = self.attrs.iter_mut().find(|a| a.key == kv.key) {
-                cur.value = kv.value;
-            } else if self.attrs.len() < lim.max_attributes {
+                let old = 16 + cur.key.len() + cur.value.approx_size();
+                if size <= old {
+                    self.bytes -= old - size;
+                    *avail += old - size;
+                    cur.value = kv.value;
+                } else if take(avail, size - old) {
+                    self.bytes += size - old;
+                    cur.value = kv.value;
+                } else {
+                    dropped += 1;
+                }
+            } else if self.attrs.len() < lim.max_attributes && take(avail, size) {
+                self.bytes += size;
                 self.attrs.push(kv);
             } else {
                 dropped += 1;
@@ -103,41 +130,61 @@ impl OpenSpan {
 
     /// Applies a `Start` to this span (new, or a placeholder whose later messages
     /// arrived first: their name and attributes win over the start's).
-    pub fn apply_start(&mut self, parent: Vec<u8>, flags: u32, name: String, kind: i32, start: u64, attrs: Vec<KeyValue>, lim: &SpanLimits) -> u32 {
+    pub fn apply_start(&mut self, s: StartSpan, attrs: Vec<KeyValue>, lim: &SpanLimits, avail: &mut usize) -> u32 {
         self.started = true;
-        self.parent_span_id = parent;
-        self.flags = flags;
+        self.parent_span_id = s.parent_span_id;
+        self.flags = s.flags;
         if self.name.is_none() {
-            self.name = Some(name);
+            self.set_name(s.name, avail);
         }
-        self.kind = kind;
-        self.start_time = start;
+        self.kind = s.kind;
+        self.start_time = s.start_time_unix_nano;
         let later = std::mem::take(&mut self.attrs);
+        let released: usize = later.iter().map(KeyValue::approx_size).sum();
+        self.bytes -= released;
+        *avail += released;
         let earlier_dropped = self.dropped_attrs;
         self.dropped_attrs = 0;
-        let mut dropped = self.set_attributes(attrs, lim);
-        dropped += self.set_attributes(later, lim);
+        let mut dropped = self.set_attributes(attrs, lim, avail);
+        dropped += self.set_attributes(later, lim, avail);
         self.dropped_attrs = self.dropped_attrs.saturating_add(earlier_dropped);
         dropped
     }
 
-    /// Adds an encoded `Span.Event` body; returns false when over the limit (counted).
-    pub fn add_event(&mut self, body: &[u8], lim: &SpanLimits) -> bool {
-        if self.n_events >= lim.max_events {
+    /// Sets the name (a name too large for the byte budget is ignored).
+    pub fn set_name(&mut self, name: String, avail: &mut usize) {
+        let old = self.name.as_ref().map_or(0, String::len);
+        if name.len() <= old {
+            self.bytes -= old - name.len();
+            *avail += old - name.len();
+            self.name = Some(name);
+        } else if take(avail, name.len() - old) {
+            self.bytes += name.len() - old;
+            self.name = Some(name);
+        }
+    }
+
+    /// Adds an encoded `Span.Event` body; returns false when over the limit or
+    /// the byte budget (counted).
+    pub fn add_event(&mut self, body: &[u8], lim: &SpanLimits, avail: &mut usize) -> bool {
+        if self.n_events >= lim.max_events || !take(avail, body.len() + 4) {
             self.dropped_events = self.dropped_events.saturating_add(1);
             return false;
         }
+        self.bytes += body.len() + 4;
         Enc::new(&mut self.events).bytes_always(11, body);
         self.n_events += 1;
         true
     }
 
-    /// Adds an encoded `Span.Link` body; returns false when over the limit (counted).
-    pub fn add_link(&mut self, body: &[u8], lim: &SpanLimits) -> bool {
-        if self.n_links >= lim.max_links {
+    /// Adds an encoded `Span.Link` body; returns false when over the limit or the
+    /// byte budget (counted).
+    pub fn add_link(&mut self, body: &[u8], lim: &SpanLimits, avail: &mut usize) -> bool {
+        if self.n_links >= lim.max_links || !take(avail, body.len() + 4) {
             self.dropped_links = self.dropped_links.saturating_add(1);
             return false;
         }
+        self.bytes += body.len() + 4;
         Enc::new(&mut self.links).bytes_always(13, body);
         self.n_links += 1;
         true

@@ -605,7 +605,8 @@ fn groups_spans_by_resource_then_scope() {
     assert_eq!(reqs.len(), 1);
     let rs = Msg::parse(&reqs[0]).msgs(1);
     assert_eq!(rs.len(), 2);
-    let summary: Vec<(String, Vec<(String, Vec<String>)>)> = rs
+    type Summary = Vec<(String, Vec<(String, Vec<String>)>)>;
+    let summary: Summary = rs
         .iter()
         .map(|r| (attrs(&r.msg(1), 1)["service.name"].clone(), r.msgs(2).iter().map(|ss| (ss.msg(1).str(1), ss.msgs(2).iter().map(|sp| sp.str(5)).collect())).collect()))
         .collect();
@@ -948,4 +949,224 @@ fn dump_samples_for_external_decoding() {
     std::fs::write(format!("{dir}/traces.bin"), &p.take_traces()[0]).unwrap();
     std::fs::write(format!("{dir}/logs.bin"), &p.take_logs()[0]).unwrap();
     std::fs::write(format!("{dir}/metrics.bin"), metrics).unwrap();
+}
+
+#[test]
+fn counts_a_refused_span_once_and_ignores_its_later_messages() {
+    let mut f = fx();
+    let mut p = Pipeline::new(PipelineConfig { max_open_spans: 1, ..Default::default() });
+    poll(&mut p, &mut f.d, vec![start(f.scope, 1, "kept", 1, vec![]), start(f.scope, 2, "refused", 1, vec![]), msg(f.scope, 2, SpanEventKind::Name("x".into())), end(f.scope, 2, 5)], vec![]);
+    poll(&mut p, &mut f.d, vec![end(f.scope, 1, 6)], vec![]);
+    for _ in 0..4 {
+        poll(&mut p, &mut f.d, vec![], vec![]);
+    }
+    let spans = all_items(&p.take_traces());
+    assert_eq!(spans.iter().map(|s| s.str(5)).collect::<Vec<_>>(), vec!["kept"]);
+    let st = p.stats();
+    assert_eq!((st.spans_overflowed, st.spans_orphaned, st.open_spans, st.open_span_bytes), (1, 0, 0, 0));
+}
+
+#[test]
+fn bounds_the_bytes_open_spans_hold() {
+    let mut f = fx();
+    let budget = 2 * spans::SPAN_BASE_BYTES + 300;
+    let mut p = Pipeline::new(PipelineConfig { max_open_span_bytes: budget, ..Default::default() });
+    let n = f.d.string("e");
+    let big = "x".repeat(100);
+    poll(
+        &mut p,
+        &mut f.d,
+        vec![start(f.scope, 1, "a", 1, vec![kv_str(f.k_a, &big)]), start(f.scope, 2, "b", 1, vec![kv_str(f.k_a, &big), kv_str(f.k_b, &big)]), start(f.scope, 3, "c", 1, vec![])],
+        (0..10).map(|t| Event { attributes: vec![kv_str(f.k_c, &big)], ..event(f.scope, Some(1), n, t) }).collect(),
+    );
+    let st = p.stats();
+    assert!(st.open_span_bytes as usize <= budget, "{st:?}");
+    assert_eq!(st.open_spans, 2);
+    assert_eq!(st.spans_overflowed, 1);
+    assert!(st.span_attributes_dropped >= 1 && st.span_events_dropped >= 8, "{st:?}");
+    poll(&mut p, &mut f.d, vec![end(f.scope, 1, 2), end(f.scope, 2, 2)], vec![]);
+    assert_eq!(p.stats().open_span_bytes, 0);
+    assert_eq!(all_items(&p.take_traces()).len(), 2);
+}
+
+#[test]
+fn bounds_metric_memory_and_counts_what_does_not_fit() {
+    let mut f = fx();
+    let mut p = Pipeline::new(PipelineConfig { max_metric_cells: 40, ..Default::default() });
+    let h = f.d.metric("h", f.scope, &Aggregation::Histogram { temporality: TEMPORALITY_DELTA, boundaries: (0..8).map(f64::from).collect() });
+    for i in 0..5 {
+        p.on_measurement(&mut f.d, meas(h, vec![kv_int(f.k_a, i)], 1, NumberValue::Long(1)));
+    }
+    // 12 cells for the stream, 10 per point: two points, then not even an overflow set fits
+    let st = p.stats();
+    assert_eq!((st.measurements_overflowed, st.measurements_dropped), (0, 3), "{st:?}");
+    let (_, m) = one_metric(&p.collect_metrics(&mut f.d, 10).unwrap());
+    assert_eq!(m.msgs(1).len(), 2);
+    // a delta collect frees the points' cells
+    p.on_measurement(&mut f.d, meas(h, vec![kv_int(f.k_a, 9)], 11, NumberValue::Long(1)));
+    assert_eq!(p.stats().measurements_dropped, 3);
+    let (_, m) = one_metric(&p.collect_metrics(&mut f.d, 20).unwrap());
+    assert_eq!(attrs(&m.msg(1), 9), map(&[("a", "i:9")]));
+}
+
+/// A small deterministic generator for the randomized tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn survives_random_messages_and_dictionary_entries() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut f = fx();
+    // valid-looking entries to mutate, and a pool of references (some dangling)
+    let m1 = f.d.metric("m1", f.scope, &Aggregation::ExpHistogram { temporality: 1, max_buckets: 3, max_scale: 20 });
+    let m2 = f.d.metric("m2", f.scope, &Aggregation::Histogram { temporality: 2, boundaries: vec![1.0, 2.0] });
+    let mut refs: Vec<i64> = f.d.entries.keys().copied().collect();
+    refs.sort();
+    let originals: Vec<(i64, Vec<u8>)> = refs.iter().map(|r| (*r, f.d.entries[r].clone())).collect();
+    let mut p = Pipeline::new(PipelineConfig { max_open_spans: 64, max_pending_events: 8, cardinality_limit: 5, max_metric_streams: 4, ..Default::default() });
+    let mut sample = Vec::new();
+    {
+        // seed messages: encode a few real ones to mutate
+        let mut q = pipeline();
+        poll(&mut q, &mut f.d, vec![start(f.scope, 1, "s", 1, vec![kv_int(f.k_a, 1)]), end(f.scope, 1, 2)], vec![]);
+        sample.extend(q.take_traces());
+    }
+    for round in 0..20_000u64 {
+        // mutate one dictionary entry now and then, restoring the others
+        if round % 50 == 0 {
+            for (r, b) in &originals {
+                f.d.entries.insert(*r, b.clone());
+            }
+            let (r, b) = &originals[rng.below(originals.len() as u64) as usize];
+            let mut b = b.clone();
+            for _ in 0..1 + rng.below(4) {
+                if b.is_empty() {
+                    break;
+                }
+                let i = rng.below(b.len() as u64) as usize;
+                b[i] = rng.next() as u8;
+            }
+            if rng.below(4) == 0 {
+                b.truncate(rng.below(b.len() as u64 + 1) as usize);
+            }
+            f.d.entries.insert(*r, b);
+        }
+        let pick = |rng: &mut Rng| -> DictRef {
+            match rng.below(6) {
+                0 => DictRef(0),
+                1 => DictRef(rng.next() as i64),
+                _ => DictRef(refs[rng.below(refs.len() as u64) as usize]),
+            }
+        };
+        let kvs = |rng: &mut Rng| -> Vec<KeyValueRef> {
+            (0..rng.below(4))
+                .map(|_| KeyValueRef {
+                    key_ref: DictRef(refs[rng.below(refs.len() as u64) as usize]),
+                    value: match rng.below(5) {
+                        0 => None,
+                        1 => Some(AnyValue::ValueRef(DictRef(refs[rng.below(refs.len() as u64) as usize]))),
+                        2 => Some(AnyValue::Double(f64::from_bits(rng.next()))),
+                        _ => Some(AnyValue::Int(rng.next() as i64)),
+                    },
+                })
+                .collect()
+        };
+        let span = rng.below(200) as u8;
+        let scope = pick(&mut rng);
+        match rng.below(8) {
+            0 => p.on_span_event(&mut f.d, start(scope, span, "s", rng.below(1000), kvs(&mut rng))),
+            1 => p.on_span_event(&mut f.d, end(scope, span, rng.below(1000))),
+            2 => p.on_span_event(&mut f.d, msg(scope, span, SpanEventKind::Attributes(kvs(&mut rng)))),
+            3 => p.on_event(&mut f.d, Event { attributes: kvs(&mut rng), body: Some(AnyValue::ValueRef(pick(&mut rng))), ..event(scope, Some(span), pick(&mut rng), 1) }),
+            4 | 5 => {
+                let metric = match rng.below(3) {
+                    0 => m1,
+                    1 => m2,
+                    _ => pick(&mut rng),
+                };
+                let v = if rng.below(2) == 0 { NumberValue::Long(rng.next() as i64) } else { NumberValue::Double(f64::from_bits(rng.next())) };
+                let sc = Some(SpanContext { trace_id: T.to_vec(), span_id: sid(span), flags: rng.below(2) as u32 });
+                p.on_measurement(&mut f.d, Measurement { span_context: sc, ..meas(metric, kvs(&mut rng), rng.below(100), v) });
+            }
+            6 => {
+                p.after_spans(&mut f.d);
+                p.end_of_poll(&mut f.d);
+            }
+            _ => {
+                // random bytes through the real decoders
+                let mut b: Vec<u8> = sample[0].clone();
+                let i = rng.below(b.len() as u64) as usize;
+                b[i] = rng.next() as u8;
+                if let Ok(se) = crate::wire::decode::span_event(&b) {
+                    p.on_span_event(&mut f.d, se);
+                }
+                if let Ok(ev) = crate::wire::decode::event(&b) {
+                    p.on_event(&mut f.d, ev);
+                }
+                if let Ok(m) = crate::wire::decode::measurement(&b) {
+                    p.on_measurement(&mut f.d, m);
+                }
+            }
+        }
+        if round % 97 == 0 {
+            for r in p.take_traces().iter().chain(p.take_logs().iter()) {
+                let _ = items(r); // the output is always well-formed protobuf
+            }
+            if let Some(m) = p.collect_metrics(&mut f.d, 1000 + round) {
+                let _ = items(&m);
+            }
+            let st = p.stats();
+            assert!(st.open_spans <= 64 || st.open_spans <= PipelineConfig::default().max_open_spans as u64);
+        }
+    }
+    p.finish_incomplete(&mut f.d, 1);
+    for r in p.take_traces() {
+        let _ = items(&r);
+    }
+    let st = p.stats();
+    // the run exercised every path
+    assert!(st.spans_finished > 0 && st.log_records > 0 && st.span_events_attached > 0 && st.measurements_overflowed > 0, "{st:?}");
+    assert!(st.dictionary_errors > 0 && st.bad_records > 0 && st.spans_orphaned > 0, "{st:?}");
+}
+
+/// Throughput check (not a timing assertion): `cargo test --release --lib bench_ -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_span_events_per_second() {
+    let mut f = fx();
+    let mut p = pipeline();
+    let n = 200_000u32;
+    let keys: Vec<DictRef> = (0..5).map(|i| f.d.string(&format!("http.attr{i}"))).collect();
+    let m = f.d.metric("dur", f.scope, &Aggregation::Histogram { temporality: 1, boundaries: vec![1.0, 5.0, 10.0, 50.0, 100.0] });
+    let t0 = std::time::Instant::now();
+    let mut batches = 0;
+    for chunk in 0..(n / 1000) {
+        for i in 0..1000u32 {
+            let id = chunk * 1000 + i;
+            let attrs: Vec<KeyValueRef> = keys.iter().map(|k| kv_str(*k, "value-of-attribute")).collect();
+            let mut s = start(f.scope, 0, "GET /api/users", 1, attrs);
+            s.span_id = (id as u64 + 1).to_be_bytes().to_vec();
+            p.on_span_event(&mut f.d, s);
+            let mut e = end(f.scope, 0, 2);
+            e.span_id = (id as u64 + 1).to_be_bytes().to_vec();
+            p.on_span_event(&mut f.d, e);
+            p.on_measurement(&mut f.d, meas(m, vec![kv_str(keys[0], "GET"), kv_int(keys[1], 200)], 5, NumberValue::Double(3.0)));
+        }
+        p.after_spans(&mut f.d);
+        p.end_of_poll(&mut f.d);
+        batches += p.take_traces().len();
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    eprintln!("{n} spans ({} span events + {n} measurements) in {dt:.3}s: {:.0} span events/s, {batches} batches", 2 * n, 2.0 * n as f64 / dt);
 }
