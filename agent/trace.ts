@@ -322,7 +322,7 @@ export class Tracer implements ApiTracer {
     if (typeof fn !== 'function') return undefined;
     const parentContext = ctx ?? contextApi.active();
     const span = this.startSpan(name, options, parentContext);
-    return contextApi.with(traceApi.setSpan(parentContext, span), fn, undefined, span) as ReturnType<F>;
+    return contextApi.with(traceApi.setSpan(parentContext, span), fn as (s: ApiSpan) => ReturnType<F>, undefined, span);
   }
 
   /** @internal Validates links and applies the link count and per-link attribute limits. */
