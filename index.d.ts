@@ -220,3 +220,67 @@ export interface Reader {
 }
 
 export function openReader(path: string): Reader;
+
+// ---------------------------------------------------------------- collector core
+
+export interface CollectorOptions {
+  /** Spans being assembled at once (default 65536); overflow is counted, never unbounded growth. */
+  maxOpenSpans?: number;
+  /** Events waiting one poll for their span (default 4096). */
+  maxPendingEvents?: number;
+  /** Spans per ExportTraceServiceRequest (default 512). */
+  maxSpansPerBatch?: number;
+  /** Log records per ExportLogsServiceRequest (default 512). */
+  maxLogsPerBatch?: number;
+  /** Attribute sets per metric stream, the overflow set included (default 2000). */
+  cardinalityLimit?: number;
+  /** Records read per ring per poll (default 65536). */
+  maxMessagesPerPoll?: number;
+  /** A batch closes once it reaches this many bytes (default 4 MiB). */
+  maxBatchBytes?: number;
+}
+
+export interface PollResult {
+  /** Encoded OTLP `ExportTraceServiceRequest` protobuf messages. */
+  traces: Buffer[];
+  /** Encoded OTLP `ExportLogsServiceRequest` protobuf messages. */
+  logs: Buffer[];
+  read: Record<RingName, number>;
+  /** Records that could not be decoded (skipped and counted). */
+  errors: string[];
+}
+
+export interface FileCollectorStatus {
+  startTimeUnixNano: bigint;
+  dev: number;
+  ino: number;
+  dropped: Record<RingName, number>;
+  rings: Record<RingName, { slots: number; slotSize: number; used: number }>;
+  dictionaryBytes: number;
+  fileBytes: number;
+  openSpans: number;
+  read: Record<RingName, number>;
+  /** Slots a dead writer claimed but never published, skipped by finish(). */
+  skipped: Record<RingName, number>;
+  badRecords: number;
+  /** Counters of the native pipeline (spans started/finished/incomplete/overflowed, logs, measurements, ...). */
+  pipeline: Record<string, number>;
+}
+
+/** The native core of the collector for one file: reads the rings, assembles spans, aggregates metrics and encodes OTLP. */
+export interface FileCollector {
+  readonly path: string;
+  /** Drains the rings; returns the finished traces and logs as encoded OTLP. */
+  poll(): PollResult;
+  /** Encoded OTLP `ExportMetricsServiceRequest` for this collection interval, or null when there is nothing. */
+  collectMetrics(): Buffer | null;
+  /** The lock probe: true while a writer holds its shared lock. */
+  writerAlive(): boolean;
+  /** The writer is gone: drain everything (skipping unpublished slots), export open spans as incomplete, and return what is left. */
+  finish(): PollResult & { metrics: Buffer | null };
+  status(): FileCollectorStatus;
+  close(): void;
+}
+
+/** Opens one otlp-mmap file for collection. Throws an Error for a missing or corrupt file. */
+export function openCollector(path: string, options?: CollectorOptions): FileCollector;

@@ -789,9 +789,104 @@ function openReader(file) {
   return new ReaderImpl(file);
 }
 
+// ------------------------------------------------------------------ the collector core
+
+function collectorOption(options, name) {
+  const v = options[name];
+  if (v === undefined) return 0; // 0 = the native default
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`options.${name} must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+class FileCollectorImpl {
+  constructor(file, options) {
+    const native = loadNative();
+    if (typeof file !== 'string' || file.length === 0) throw new TypeError(`path must be a non-empty string, got ${describe(file)}`);
+    options = options || {};
+    this._n = native;
+    this.path = path.resolve(file);
+    this._h = native.colOpen(
+      this.path,
+      collectorOption(options, 'maxOpenSpans'),
+      collectorOption(options, 'maxPendingEvents'),
+      collectorOption(options, 'maxSpansPerBatch'),
+      collectorOption(options, 'maxLogsPerBatch'),
+      collectorOption(options, 'cardinalityLimit'),
+      collectorOption(options, 'maxMessagesPerPoll'),
+      collectorOption(options, 'maxBatchBytes'),
+    );
+    this.closed = false;
+  }
+  _check() {
+    if (this.closed) throw new TypeError('collector is closed');
+  }
+  static _result(r) {
+    return {
+      traces: r[0],
+      logs: r[1],
+      read: { events: r[2], spans: r[3], measurements: r[4] },
+      errors: r[5],
+      metrics: r[6],
+    };
+  }
+  poll() {
+    this._check();
+    const r = FileCollectorImpl._result(this._n.colPoll(this._h));
+    delete r.metrics;
+    return r;
+  }
+  collectMetrics() {
+    this._check();
+    return this._n.colMetrics(this._h);
+  }
+  writerAlive() {
+    this._check();
+    return this._n.colWriterAlive(this._h);
+  }
+  finish() {
+    this._check();
+    return FileCollectorImpl._result(this._n.colFinish(this._h));
+  }
+  status() {
+    this._check();
+    const s = JSON.parse(this._n.colStatus(this._h), reviveDecoded);
+    const h = s.header;
+    const ring = (name) => ({
+      slots: h.rings[name].slots,
+      slotSize: h.rings[name].slotSize,
+      used: s.backlog[name],
+    });
+    return {
+      startTimeUnixNano: h.startTimeUnixNano,
+      dev: s.dev,
+      ino: s.ino,
+      dropped: h.dropped,
+      rings: { events: ring('events'), spans: ring('spans'), measurements: ring('measurements') },
+      dictionaryBytes: h.dictionary.end - h.dictionary.offset,
+      fileBytes: h.fileBytes,
+      openSpans: s.pipeline.open_spans,
+      read: s.read,
+      skipped: s.skipped,
+      badRecords: s.badRecords,
+      pipeline: s.pipeline,
+    };
+  }
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this._n.colClose(this._h);
+  }
+}
+
+/** Opens one otlp-mmap file for collection (the collector's native core). See index.d.ts. */
+function openCollector(file, options) {
+  return new FileCollectorImpl(file, options);
+}
+
 module.exports = {
   openRecorder,
   openReader,
+  openCollector,
   defaultRecorderOptions,
   loadNative,
   platformTriple,

@@ -6,6 +6,7 @@ const impl = require('./index.js');
 
 export const openRecorder = impl.openRecorder;
 export const openReader = impl.openReader;
+export const openCollector = impl.openCollector;
 export const defaultRecorderOptions = impl.defaultRecorderOptions;
 export const loadNative = impl.loadNative;
 export const platformTriple = impl.platformTriple;
