@@ -8,6 +8,7 @@
 //! * `napi`: the only place with Node-API FFI.
 
 pub mod collect;
+pub mod collector;
 pub mod file;
 pub mod reader;
 pub mod recorder;
