@@ -285,7 +285,7 @@ async function startReceiver(): Promise<{ port: number; spans: ExportedSpan[]; c
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      let body = Buffer.concat(chunks);
+      let body: Buffer = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
       if (req.url === '/v1/traces') {
         const msg = Req.toObject(Req.decode(body), { defaults: true, enums: Number }) as PbRequest;
