@@ -36,25 +36,27 @@ interface ReaderResult {
   errors: string[];
 }
 
-function runWorker(file: string, w: number): Promise<WriterResult> {
+function runWorker<R = WriterResult>(file: string, w: number, mode: 'write' | 'intern' = 'write', count = PER_WRITER): Promise<R> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(path.join(FIXTURES, 'writer-worker.js'), { workerData: { file, w, count: PER_WRITER } });
-    let result: WriterResult | undefined;
-    worker.on('message', (m: WriterResult) => (result = m));
+    const worker = new Worker(path.join(FIXTURES, 'writer-worker.js'), { workerData: { file, w, count, mode } });
+    let result: R | undefined;
+    worker.on('message', (m: R) => (result = m));
     worker.on('error', reject);
     worker.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker ${w} exited with ${code}`))));
   });
 }
 
-function runProcess(file: string, w: number): Promise<WriterResult> {
+function runProcess<R = WriterResult>(file: string, w: number, mode: 'write' | 'intern' = 'write', count = PER_WRITER): Promise<R> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(FIXTURES, 'writer-process.js'), file, String(w), String(PER_WRITER)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(FIXTURES, 'writer-process.js'), file, String(w), String(count), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.setEncoding('utf8'); // decode across chunk boundaries
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    child.stderr.on('data', (d: string) => (err += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as WriterResult) : reject(new Error(`writer process ${w} exited with ${code}: ${err}`))));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as R) : reject(new Error(`writer process ${w} exited with ${code}: ${err}`))));
   });
 }
 
@@ -158,5 +160,29 @@ describe('concurrent writers and one reader', () => {
     expect(RING_NAMES.some((r) => read.got[r].length > OPTIONS.slots - 1)).toBe(true);
     // eslint-disable-next-line no-console
     console.log(`concurrency totals (${useJs ? 'JS' : 'native'} reader): ${JSON.stringify(summary)}`);
+  });
+
+  test('writers in threads and processes grow the dictionary at once; every ref resolves to its own string', async () => {
+    const file = tmp.file('dict.mmap');
+    const creator = openRecorder(file, { slots: 4096, slotSize: 256, dictionaryBytes: 4096 });
+    const initialBytes = fs.statSync(file).size;
+    type Interned = { w: number; refs: Array<[number, string]> };
+    const results = await Promise.all([
+      ...Array.from({ length: 2 }, (_, k) => runWorker<Interned>(file, k, 'intern', 3000)),
+      ...Array.from({ length: 2 }, (_, k) => runProcess<Interned>(file, 2 + k, 'intern', 3000)),
+    ]);
+    const f = readMmapFile(file);
+    creator.close();
+    expect(f.fileBytes).toBeGreaterThan(initialBytes);
+    const all = results.flatMap((r) => r.refs);
+    expect(all).toHaveLength(4 * 3000);
+    expect(new Set(all.map(([ref]) => ref)).size).toBe(all.length); // no two entries share space
+    const wrong = all.filter(([ref, s]) => f.resolveString(ref) !== s);
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(f.entries().length).toBe(f.dictionary.numEntries);
+    // The events that name them resolve too.
+    expect(f.events.messages).toHaveLength(4 * 300);
+    const names = new Set(all.map(([, s]) => s));
+    expect(f.events.messages.every((m) => names.has(m.message.eventName))).toBe(true);
   });
 });
