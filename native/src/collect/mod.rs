@@ -28,6 +28,7 @@ pub mod exphist;
 pub mod metrics;
 pub mod otlp;
 pub mod resolve;
+pub mod selfmetrics;
 pub mod spans;
 
 #[cfg(test)]
@@ -72,6 +73,11 @@ pub struct PipelineConfig {
     /// Polls a span seen without its `Start` (an end or update whose start was
     /// dropped or not yet read) waits for it before it is dropped and counted.
     pub placeholder_polls: u32,
+    /// Export a span whose `Start` never arrived but whose `End` did (e.g. a
+    /// collector restarted while the span was open) with what is known, marked
+    /// `otlp_mmap.span.start_missing = true` and starting at its end time, instead
+    /// of dropping it. Either way it is counted in `spans_orphaned`.
+    pub export_orphans: bool,
     /// Attribute sets per metric stream, the overflow set included.
     pub cardinality_limit: usize,
     /// Exemplars kept per point (the most recent ones).
@@ -101,6 +107,7 @@ impl Default for PipelineConfig {
             max_events_per_span: 256,
             max_links_per_span: 256,
             placeholder_polls: 2,
+            export_orphans: false,
             cardinality_limit: 2000,
             max_exemplars: 4,
             max_metric_streams: 4096,
@@ -474,14 +481,21 @@ impl Pipeline {
                     self.finish(key, sp, None);
                 }
             } else if sp.placeholder_polls >= max_polls {
-                self.remove_span(&key);
-                self.stats.spans_orphaned += 1;
+                let sp = self.remove_span(&key).expect("present");
+                self.orphan(key, sp);
             } else {
                 sp.placeholder_polls += 1;
                 keep.push(key);
             }
         }
         self.placeholders = keep;
+    }
+
+    fn orphan(&mut self, key: SpanKey, sp: OpenSpan) {
+        self.stats.spans_orphaned += 1;
+        if self.cfg.export_orphans && sp.end.is_some() {
+            self.finish(key, sp, None);
+        }
     }
 
     fn finish(&mut self, key: SpanKey, sp: OpenSpan, incomplete_end: Option<u64>) {
@@ -509,7 +523,7 @@ impl Pipeline {
             if sp.started {
                 self.finish(key, sp, Some(now));
             } else {
-                self.stats.spans_orphaned += 1;
+                self.orphan(key, sp);
             }
         }
         self.placeholders.clear();

@@ -9,6 +9,10 @@ use std::sync::Arc;
 /// Attribute set on spans exported because their writer died before ending them.
 pub const INCOMPLETE_ATTRIBUTE: &str = "otlp_mmap.span.incomplete";
 
+/// Attribute set on spans exported without their `Start` (see
+/// `PipelineConfig::export_orphans`): name, kind, parent and start time are unknown.
+pub const START_MISSING_ATTRIBUTE: &str = "otlp_mmap.span.start_missing";
+
 /// Mask of the mmap/OTLP span flags that are exported: W3C trace flags (bits 0-7),
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` (0x100) and `..._IS_REMOTE_MASK` (0x200).
 pub const SPAN_FLAGS_MASK: u32 = 0x3ff;
@@ -194,6 +198,12 @@ impl OpenSpan {
     /// marks a span whose writer died: it ends then and carries
     /// `otlp_mmap.span.incomplete = true`.
     pub fn encode(mut self, key: &SpanKey, incomplete_end: Option<u64>) -> Vec<u8> {
+        if !self.started {
+            // an orphan exported with what is known: it starts when it ends
+            self.start_time = self.end.as_ref().map_or(0, |e| e.0);
+            self.attrs.retain(|a| &*a.key != START_MISSING_ATTRIBUTE);
+            self.attrs.push(KeyValue { key: Arc::from(START_MISSING_ATTRIBUTE), value: Value::Bool(true) });
+        }
         let (end_time, status) = match (incomplete_end, self.end.take()) {
             (_, Some((t, st))) => (t, st),
             (Some(now), None) => {

@@ -495,6 +495,19 @@ fn drops_and_counts_an_end_whose_start_never_arrives() {
 }
 
 #[test]
+fn can_export_an_orphan_end_with_what_is_known() {
+    let mut f = fx();
+    let mut p = Pipeline::new(PipelineConfig { export_orphans: true, placeholder_polls: 0, ..Default::default() });
+    poll(&mut p, &mut f.d, vec![msg(f.scope, 7, SpanEventKind::Attributes(vec![kv_int(f.k_a, 1)])), end(f.scope, 7, 90), msg(f.scope, 8, SpanEventKind::Name("never ends".into()))], vec![]);
+    let spans = all_items(&p.take_traces());
+    assert_eq!(spans.len(), 1);
+    assert_eq!((spans[0].bytes(2), spans[0].u64(7), spans[0].u64(8)), (sid(7), 90, 90));
+    assert_eq!(attrs(&spans[0], 9), map(&[("a", "i:1"), ("otlp_mmap.span.start_missing", "b:true")]));
+    assert_eq!(spans[0].msg(15).u64(3), 2, "the status is kept");
+    assert_eq!(p.stats().spans_orphaned, 2);
+}
+
+#[test]
 fn merges_an_oversized_start_with_its_update_attributes_messages() {
     let mut f = fx();
     let mut p = pipeline();
@@ -1169,4 +1182,27 @@ fn bench_span_events_per_second() {
     }
     let dt = t0.elapsed().as_secs_f64();
     eprintln!("{n} spans ({} span events + {n} measurements) in {dt:.3}s: {:.0} span events/s, {batches} batches", 2 * n, 2.0 * n as f64 / dt);
+}
+
+#[test]
+fn encodes_the_collectors_own_metrics() {
+    use selfmetrics::*;
+    let pt = |name: &str, kind, ring: &str, value| SelfMetricPoint { name: name.into(), description: "d".into(), unit: "{message}".into(), kind, attributes: vec![("otlp_mmap.ring".into(), ring.into())], value };
+    let req = encode_self_metrics(
+        &[("service.name".into(), "otlp-mmap-collector".into())],
+        "otlp-mmap",
+        "0.1.0",
+        10,
+        20,
+        &[pt("otlp_mmap.dropped", SelfMetricKind::Counter, "spans", 3), pt("otlp_mmap.queue.bytes", SelfMetricKind::UpDownCounter, "", 100), pt("otlp_mmap.dropped", SelfMetricKind::Counter, "events", 4)],
+    );
+    let it = items(&req);
+    assert_eq!(it.len(), 2);
+    assert_eq!((it[0].0["service.name"].as_str(), it[0].1.as_str()), ("s:otlp-mmap-collector", "otlp-mmap"));
+    let dropped = it[0].2.msg(7);
+    assert_eq!((dropped.u64(2), dropped.u64(3)), (2, 1));
+    let pts: Vec<(BTreeMap<String, String>, u64, u64, u64)> = dropped.msgs(1).iter().map(|p| (attrs(p, 7), p.u64(2), p.u64(3), p.u64(6))).collect();
+    assert_eq!(pts, vec![(map(&[("otlp_mmap.ring", "s:spans")]), 10, 20, 3), (map(&[("otlp_mmap.ring", "s:events")]), 10, 20, 4)]);
+    let q = it[1].2.msg(7);
+    assert_eq!((it[1].2.str(1).as_str(), q.u64(3), q.msg(1).u64(6)), ("otlp_mmap.queue.bytes", 0, 100));
 }
