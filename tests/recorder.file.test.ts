@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openRecorder } from '../index';
+import { openReader, openRecorder } from '../index';
 import { readMmapFile, RING_NAMES, flagOf } from './support/mmap-reader';
 import { nowBracket, tempDir } from './fixtures/recorder/helpers';
 
@@ -121,10 +121,29 @@ describe('creating a file', () => {
     expect(fs.readdirSync(sub)).toEqual(['app.mmap']);
   });
 
+  test('a reader draining the old inode keeps everything when the file is re-created at its path', () => {
+    const sub = path.join(tmp.dir, 'drain');
+    fs.mkdirSync(sub);
+    const p = path.join(sub, 'app.mmap');
+    const a = openRecorder(p, { slots: 16, slotSize: 256 });
+    const scope = a.createInstrumentationScope(a.createResource({}), 'x');
+    for (let i = 0; i < 3; i++) a.recordEvent(scope, null, 0, BigInt(i + 1));
+    const reader = openReader(p);
+    const b = openRecorder(p, { slots: 16, slotSize: 256 }); // a restart: new file at the same path
+    a.recordEvent(scope, null, 0, 4n); // the old writer is still alive, on the old inode
+    const got = reader.read('events').map((m) => m.timeUnixNano);
+    reader.close();
+    a.close();
+    b.close();
+    expect(got).toEqual([1n, 2n, 3n, 4n]);
+  });
+
   test('the writer holds a shared flock for its whole life, and close() releases it', () => {
     const p = tmp.file('lock.mmap');
     const rec = openRecorder(p);
+    const reader = openReader(p);
     expect(probe(p, '-x')).toBe(1); // an exclusive probe fails: a writer is alive
+    expect(reader.writerAlive()).toBe(true);
     expect(probe(p, '-s')).toBe(0); // the lock is shared: other writers may attach
     const scope = rec.createInstrumentationScope(rec.createResource({}), 'x');
     rec.recordEvent(scope, null, 0, 1n);
@@ -132,6 +151,8 @@ describe('creating a file', () => {
     rec.close();
     expect(rec.closed).toBe(true);
     expect(probe(p, '-x')).toBe(0);
+    expect(reader.writerAlive()).toBe(false);
+    reader.close();
     rec.close(); // idempotent
   });
 
