@@ -17,6 +17,10 @@ import {
 afterAll(cleanup);
 
 async function runAction(action: string, env: Record<string, string> = {}) {
+  return (await runActionWithResult(action, env)).file;
+}
+
+async function runActionWithResult(action: string, env: Record<string, string> = {}) {
   const dir = tempDir();
   const r = await runNode(['--import', REGISTER_MJS, APP_CJS, action], {
     OTLP_MMAP_DIR: dir,
@@ -25,7 +29,7 @@ async function runAction(action: string, env: Record<string, string> = {}) {
   });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  return readOnlyFile(dir);
+  return { file: readOnlyFile(dir), result: r.result };
 }
 
 describe('traces', () => {
@@ -104,7 +108,40 @@ describe('traces', () => {
   });
 });
 
+describe('context propagation', () => {
+  test('W3C trace context and baggage are injected and extracted; an extracted parent is remote', async () => {
+    const { file, result } = await runActionWithResult('propagate');
+    const r = result as Record<string, string>;
+    expect(r.traceparent).toBe(`00-${r.traceId}-${r.spanId}-01`);
+    expect(r.baggage).toBe('user=u1');
+    expect(r.extractedBaggage).toBe('acme');
+    const incoming = spanNamed(assembleSpans(file), 'incoming');
+    expect(incoming.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(incoming.parentSpanId).toBe('00f067aa0ba902b7');
+    expect(incoming.flags).toBe(0x301); // sampled, parent-is-remote known and true
+    expect(spanNamed(assembleSpans(file), 'outgoing').flags).toBe(0x101);
+  });
+
+  test('OTEL_PROPAGATORS=none injects and extracts nothing', async () => {
+    const { file, result } = await runActionWithResult('propagate', { OTEL_PROPAGATORS: 'none' });
+    const r = result as Record<string, unknown>;
+    expect(r.traceparent).toBeUndefined();
+    expect(r.baggage).toBeUndefined();
+    expect(r.extractedBaggage).toBeNull();
+    expect(spanNamed(assembleSpans(file), 'incoming').parentSpanId).toBe('');
+  });
+});
+
 describe('metrics', () => {
+  test('observable callbacks run every OTEL_METRIC_EXPORT_INTERVAL on their own', async () => {
+    const { file, result } = await runActionWithResult('interval', { OTEL_METRIC_EXPORT_INTERVAL: '50' });
+    const calls = (result as { calls: number }).calls;
+    const values = file.measurements.messages.map((m) => m.message.value);
+    // One measurement per timer collection, plus the last one at exit.
+    expect(values.slice(0, 3)).toEqual([{ asDouble: 1 }, { asDouble: 2 }, { asDouble: 3 }]);
+    expect(values.length).toBeGreaterThanOrEqual(calls + 1);
+  });
+
   test('instruments become metric streams with the right aggregation, value type and exemplar context', async () => {
     const file = await runAction('metrics', { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' });
     const ms = file.measurements.messages.map((m) => {
