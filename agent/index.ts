@@ -171,7 +171,7 @@ function enableInstrumentations(config: AgentConfig, tracerProvider: TracerProvi
     mod = require('../instrumentations') as InstrumentationsModule;
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (code === 'MODULE_NOT_FOUND') {
+    if (code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes("'../instrumentations'")) {
       diag.debug('otlp-mmap: no instrumentations module; only manual telemetry is recorded');
       return;
     }
