@@ -27,6 +27,17 @@ import {
 
 afterAll(cleanup);
 
+/** A copy of the package (its runtime files, node_modules linked), with or without the native binary. */
+function copyPackage(withBinary: boolean): string {
+  const pkg = tempDir();
+  const files = ['package.json', 'index.js', 'register.mjs', 'register.cjs'];
+  if (withBinary) files.push(...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node')));
+  for (const f of files) fs.copyFileSync(path.join(ROOT, f), path.join(pkg, f));
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+  return pkg;
+}
+
 interface Probe {
   agentStatus: string | null;
   httpPatched: boolean;
@@ -95,6 +106,16 @@ describe('entry points', () => {
     const file = readOnlyFile(dir);
     expect(file.spans.messages.filter((m) => m.message.event.type === 'start')).toHaveLength(5);
   });
+
+  test('two copies of the package loaded into one process start one agent', async () => {
+    const copy = copyPackage(true);
+    const dir = tempDir();
+    const r = await runNode(['--import', path.join(copy, 'register.mjs'), '--require', REGISTER_CJS, APP_CJS, 'manual'], { OTLP_MMAP_DIR: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(mmapFiles(dir)).toHaveLength(1);
+    expectManualTrace(dir);
+  });
 });
 
 describe('OTEL_SDK_DISABLED=true', () => {
@@ -145,11 +166,7 @@ describe('failures never stop the app', () => {
   });
 
   test('a missing native addon gives one warning on stderr, and the app serves normally', async () => {
-    // A copy of the package without its native binary.
-    const pkg = tempDir();
-    for (const f of ['package.json', 'index.js', 'register.mjs', 'register.cjs']) fs.copyFileSync(path.join(ROOT, f), path.join(pkg, f));
-    fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+    const pkg = copyPackage(false);
     const dir = tempDir();
     const r = await serveOnce({ OTLP_MMAP_DIR: dir }, ['--import', path.join(pkg, 'register.mjs')]);
     expect(r.code).toBe(0);
