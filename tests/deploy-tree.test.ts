@@ -248,6 +248,32 @@ describe('apps outside the repository, instrumented by the copied tree alone', (
   });
 });
 
+describe('a tree without a binary for the platform (a glibc tree in an Alpine app)', () => {
+  test('the app runs uninstrumented, with one warning that names the platform', () => {
+    const copy = path.join(work, 'pod-other-platform');
+    fs.mkdirSync(copy);
+    execFileSync('cp', ['-r', `${tree}/.`, copy]);
+    const binary = `otlp-mmap.${platformTriple()}.node`;
+    fs.rmSync(path.join(copy, binary));
+    const dir = path.join(work, 'mmap-other-platform');
+    fs.mkdirSync(dir);
+    const app = path.join(apps, 'plain.cjs');
+    fs.writeFileSync(app, "require('node:http'); process.stdout.write('app ran\\n');\n");
+    const r = spawnSync(process.execPath, [app], {
+      cwd: apps,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: cleanEnv({ NODE_OPTIONS: `--require ${path.join(copy, 'autoinstrumentation.js')}`, OTLP_MMAP_DIR: dir }),
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('app ran\n');
+    const lines = r.stderr.split('\n').filter((l) => l.includes('otlp-mmap'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(platformTriple());
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
 // ------------------------------------------------------------ the collector
 
 interface ExportedSpan {
