@@ -387,6 +387,29 @@ describe('the recorder writes exactly the fields it was given', () => {
       expect(st.truncated).toBe(0);
     });
 
+    test('scope names and versions, and metric names, descriptions and units, are never truncated (dictionary entries)', () => {
+      const p = tmp.file('whole-names.mmap');
+      const rec = openRecorder(p);
+      const scope = rec.createInstrumentationScope(rec.createResource({}), 'n'.repeat(3000), 'v'.repeat(3000));
+      const metric = rec.createMetricStream(scope, 'm'.repeat(3000), 'd'.repeat(5000), 'u'.repeat(3000), 'gauge');
+      const st = rec.stats();
+      rec.close();
+      const f = read(p);
+      const sc = f.resolveScope(scope);
+      const m = f.resolveMetric(metric);
+      expect([sc.name.length, sc.version.length, m.name.length, m.description.length, m.unit.length]).toEqual([3000, 3000, 3000, 5000, 3000]);
+      expect(st.truncated).toBe(0);
+    });
+
+    test('a severity text that fits the event slot is written whole', () => {
+      const p = tmp.file('whole-severity.mmap');
+      const rec = openRecorder(p);
+      const scope = rec.createInstrumentationScope(rec.createResource({}), 's');
+      rec.recordEvent(scope, null, 0, T1, null, { severityNumber: 13, severityText: 'W'.repeat(300) });
+      rec.close();
+      expect(read(p).events.messages[0].message.severityText.length).toBe(300);
+    });
+
     test('an event body and attributes that fit a 1024-byte event slot are written whole', () => {
       const p = tmp.file('whole-event.mmap');
       const rec = openRecorder(p);

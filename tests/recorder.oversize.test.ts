@@ -115,6 +115,29 @@ describe('messages too large for a slot', () => {
     expect(st.spans.dropped).toBe(0);
   });
 
+  test('a span name, a new name or a status message larger than a slot is truncated at a UTF-8 boundary and counted', () => {
+    const p = tmp.file('trunc-names.mmap');
+    const slotSize = 1024;
+    const rec = openRecorder(p, { slots: 64, slotSize });
+    const scope = rec.createInstrumentationScope(rec.createResource({}), 'trunc');
+    const long = 'x' + '€'.repeat(3000);
+    rec.recordSpanStart(scope, TRACE, SPAN, null, 0, long, 1, T);
+    rec.recordSpanName(scope, TRACE, SPAN, long);
+    rec.recordSpanEnd(scope, TRACE, SPAN, T + 1n, { code: 2, message: long });
+    const st = rec.stats();
+    rec.close();
+    const events = readMmapFile(p).spans.messages.map((m) => m.message.event);
+    expect(events.map((e) => e.type)).toEqual(['start', 'name', 'end']);
+    const texts = events.map((e) => (e.type === 'start' || e.type === 'name' ? e.name : e.type === 'end' ? e.status?.message ?? '' : ''));
+    for (const t of texts) {
+      expect(t).not.toContain('\uFFFD');
+      expect(long.startsWith(t)).toBe(true);
+      expect(utf8Len(t)).toBeLessThan(slotSize);
+      expect(utf8Len(t)).toBeGreaterThan(slotSize / 4);
+    }
+    expect(st.truncated).toBe(3);
+  });
+
   test('an event or measurement that cannot fit is replaced by a marked stand-in, counted as dropped, and the ring goes on', () => {
     const p = tmp.file('standin.mmap');
     const rec = openRecorder(p, { slots: 64, slotSize: 512 });
