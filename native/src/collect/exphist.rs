@@ -188,6 +188,17 @@ mod tests {
     }
 
     #[test]
+    fn uses_exactly_max_buckets_before_downscaling() {
+        let mut h = ExpHistogram::new(4, 0);
+        for v in [1.0, 2.0, 4.0, 8.0] {
+            h.record(v);
+        }
+        assert_eq!((h.scale, h.positive.clone()), (0, Buckets { start: -1, counts: vec![1, 1, 1, 1] }));
+        h.record(16.0);
+        assert_eq!((h.scale, h.positive.clone()), (-1, Buckets { start: -1, counts: vec![1, 2, 2] }));
+    }
+
+    #[test]
     fn keeps_scale_20_for_a_single_value_and_counts_zeros_and_negatives() {
         let mut h = ExpHistogram::new(160, 20);
         h.record(0.0);
@@ -216,5 +227,38 @@ mod tests {
         let base = 2f64.powf(2f64.powi(-h.scale));
         let lo = base.powi(h.positive.start as i32);
         assert!(lo < 1e-300);
+    }
+}
+
+#[cfg(test)]
+mod js_sdk_comparison {
+    use super::*;
+
+    /// The same generator and values as the JavaScript snippet that produced the
+    /// expected output with `@opentelemetry/sdk-metrics` 2.x's
+    /// `ExponentialHistogramAccumulation` (max scale 20).
+    fn run(max_size: usize, n: usize, s: &mut u64) -> String {
+        let mut h = ExpHistogram::new(max_size, 20);
+        for _ in 0..n {
+            *s ^= *s << 13;
+            *s ^= *s >> 7;
+            *s ^= *s << 17;
+            let r = *s;
+            let mant = (r % 100_000) as f64 / 1000.0 + 0.001;
+            let exp = ((r >> 20) % 60) as i32 - 30;
+            let sign = if (r >> 40) % 5 == 0 { -1.0 } else { 1.0 };
+            h.record(sign * mant * 2f64.powi(exp));
+        }
+        let join = |b: &Buckets| b.counts.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let off = |b: &Buckets| if b.counts.is_empty() { 0 } else { b.start };
+        format!("{max_size} scale={} zero={} count={} pos={}:{} neg={}:{}", h.scale, h.zero_count, h.count, off(&h.positive), join(&h.positive), off(&h.negative), join(&h.negative))
+    }
+
+    #[test]
+    fn matches_the_opentelemetry_js_sdk_on_random_values() {
+        let mut s = 12345u64;
+        let got: Vec<String> = [(160, 1000), (4, 50), (20, 500), (2, 30)].iter().map(|&(m, n)| run(m, n, &mut s)).collect();
+        let want = include_str!("exphist_js_sdk.txt");
+        assert_eq!(got.join("\n"), want.trim_end());
     }
 }

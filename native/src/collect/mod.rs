@@ -281,6 +281,34 @@ impl Pipeline {
         }
     }
 
+    /// Decodes a spans-ring record (the message bytes after the slot's length
+    /// varint) and applies it; a record that does not decode is counted as bad.
+    pub fn on_span_record(&mut self, dict: &mut dyn EntrySource, record: &[u8]) {
+        match decode::span_event(record) {
+            Ok(ev) => self.on_span_event(dict, ev),
+            Err(_) => self.stats.bad_records += 1,
+        }
+    }
+
+    /// Decodes an events-ring record and applies it (see [`Pipeline::on_span_record`]).
+    pub fn on_event_record(&mut self, dict: &mut dyn EntrySource, record: &[u8]) {
+        match decode::event(record) {
+            Ok(ev) => self.on_event(dict, ev),
+            Err(_) => self.stats.bad_records += 1,
+        }
+    }
+
+    /// Decodes a measurements-ring record and applies it (see [`Pipeline::on_span_record`]).
+    pub fn on_measurement_record(&mut self, dict: &mut dyn EntrySource, record: &[u8]) {
+        match decode::measurement(record) {
+            Ok(m) => self.on_measurement(dict, m),
+            Err(_) => {
+                self.stats.measurements += 1;
+                self.stats.bad_records += 1;
+            }
+        }
+    }
+
     /// Counts a record the caller could not decode (shown in [`PipelineStats::bad_records`]).
     pub fn count_bad_record(&mut self) {
         self.stats.bad_records += 1;

@@ -1206,3 +1206,56 @@ fn encodes_the_collectors_own_metrics() {
     let q = it[1].2.msg(7);
     assert_eq!((it[1].2.str(1).as_str(), q.u64(3), q.msg(1).u64(6)), ("otlp_mmap.queue.bytes", 0, 100));
 }
+
+#[test]
+fn decodes_ring_records_and_counts_the_ones_that_do_not_decode() {
+    let mut f = fx();
+    let mut p = pipeline();
+    // a StartSpan record as the recorder writes it: SpanEvent{trace_id=1, span_id=2, start=11, scope_ref=20}
+    let mut rec = Vec::new();
+    let mut e = Enc::new(&mut rec);
+    e.bytes(1, &T);
+    e.bytes(2, &sid(1));
+    let s = e.begin(11);
+    e.bytes(5, b"from bytes");
+    e.fixed64(7, 10);
+    e.end(s);
+    e.int64(20, f.scope.0);
+    p.on_span_record(&mut f.d, &rec);
+    let mut rec = Vec::new();
+    let mut e = Enc::new(&mut rec);
+    e.bytes(1, &T);
+    e.bytes(2, &sid(1));
+    let s = e.begin(12);
+    e.fixed64(8, 20);
+    e.end(s);
+    e.int64(20, f.scope.0);
+    p.on_span_record(&mut f.d, &rec);
+    p.on_span_record(&mut f.d, &[0x0a, 0xff]);
+    p.on_event_record(&mut f.d, &[0x12, 0x01]);
+    p.on_measurement_record(&mut f.d, &[0xff; 12]);
+    p.after_spans(&mut f.d);
+    p.end_of_poll(&mut f.d);
+    let spans = all_items(&p.take_traces());
+    assert_eq!((spans[0].str(5).as_str(), spans[0].u64(7), spans[0].u64(8)), ("from bytes", 10, 20));
+    assert_eq!(p.stats().bad_records, 3);
+}
+
+#[test]
+fn refuses_value_refs_that_expand_exponentially() {
+    let mut f = fx();
+    let mut p = pipeline();
+    let mut r = f.d.value(&AnyValue::String("leaf".into()));
+    for _ in 0..24 {
+        r = f.d.value(&AnyValue::Array(vec![AnyValue::ValueRef(r), AnyValue::ValueRef(r)]));
+    }
+    p.on_event(&mut f.d, Event { body: Some(AnyValue::ValueRef(r)), ..event(f.scope, None, DictRef(0), 1) });
+    assert!(f.d.reads < 10_000, "{} reads", f.d.reads);
+    assert_eq!((p.stats().dictionary_errors, p.stats().log_records), (1, 0));
+    // a shallow shared reference is fine
+    let leaf = f.d.value(&AnyValue::String("leaf".into()));
+    let two = f.d.value(&AnyValue::Array(vec![AnyValue::ValueRef(leaf), AnyValue::ValueRef(leaf)]));
+    p.on_event(&mut f.d, Event { body: Some(AnyValue::ValueRef(two)), ..event(f.scope, None, DictRef(0), 1) });
+    let logs = all_items(&p.take_logs());
+    assert_eq!(any(&logs[0].msg(5)), "[s:leaf,s:leaf]");
+}
