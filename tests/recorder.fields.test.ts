@@ -310,6 +310,17 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(c.event).toMatchObject({ parentSpanId: toHex(PARENT), flags: 0x301, name: 'remote child', kind: 5, startTimeUnixNano: 1000n });
   });
 
+  test('an undefined time is read from the native clock at full nanosecond precision', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    for (let i = 0; i < 20; i++) rec.recordEvent(scope, null, 0, undefined);
+    rec.close();
+    const times = read(path).events.messages.map((m) => m.message.timeUnixNano);
+    expect(times).toHaveLength(20);
+    // Not milliseconds or microseconds scaled up: some value has non-zero sub-microsecond digits.
+    expect(times.some((t) => t % 1000n !== 0n)).toBe(true);
+  });
+
   test('null and undefined attribute values are skipped; nothing else is', () => {
     const { rec, path } = fresh();
     const scope = scopeOf(rec);
