@@ -11,7 +11,7 @@
 #              OpenTelemetry Operator's Node.js injection expects.
 #                docker build --target agent -t otlp-mmap-agent .
 #   collector  `otlp-mmap collect` as a non-root user, configured by OTEL_EXPORTER_OTLP_*,
-#              with a HEALTHCHECK on GET /healthz.
+#              with a HEALTHCHECK (`otlp-mmap health`: GET /healthz on port 13133).
 #                docker build --target collector -t otlp-mmap-collector .
 #   package    only the `npm pack` tarball (with the native binary for the image's
 #              platform), written to the host:
@@ -105,8 +105,9 @@ ENV OTLP_MMAP_DIR=/var/run/otlp-mmap \
     OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 USER 1000:1000
 EXPOSE 13133
+# `otlp-mmap health` asks GET /healthz and exits 0 when the collector answers 200.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OTLP_MMAP_HEALTH_PORT||13133)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/opt/otlp-mmap/collector/bin.js", "health", "--port", "13133"]
 ENTRYPOINT ["node", "/opt/otlp-mmap/collector/bin.js"]
 CMD ["collect", "--dir", "/var/run/otlp-mmap", "--health-port", "13133"]
 
@@ -136,8 +137,9 @@ ENV OTLP_MMAP_DIR=/var/run/otlp-mmap \
     OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 USER 1000:1000
 EXPOSE 13133
+# `otlp-mmap health` asks GET /healthz and exits 0 when the collector answers 200.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OTLP_MMAP_HEALTH_PORT||13133)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/opt/otlp-mmap/collector/bin.js", "health", "--port", "13133"]
 ENTRYPOINT ["node", "/opt/otlp-mmap/collector/bin.js"]
 CMD ["collect", "--dir", "/var/run/otlp-mmap", "--health-port", "13133"]
 

@@ -333,9 +333,14 @@ describe('Dockerfile', () => {
       expect(env.get('OTLP_MMAP_DIR')).toBe(facts.dir);
       expect(env.get('OTEL_EXPORTER_OTLP_ENDPOINT')).toMatch(/^http:\/\//);
       expect(only(s, 'EXPOSE').map((i) => Number(i.args))).toContain(facts.port);
-      const hc = last(s, 'HEALTHCHECK').args;
-      expect(hc).toContain('/healthz');
-      expect(hc).toContain(String(facts.port));
+      // HEALTHCHECK [options] CMD ["node", "<bin.js>", "health", "--port", PORT]: the
+      // collector's own probe of GET /healthz on the port it serves.
+      const hc = /^(?:--\S+\s+)*CMD\s+(\[.*\])$/.exec(last(s, 'HEALTHCHECK').args);
+      expect(hc).not.toBeNull();
+      const probe = execForm(hc![1]);
+      expect(probe.slice(0, 3)).toEqual(['node', '/opt/otlp-mmap/collector/bin.js', 'health']);
+      expect(Number(flagValue(probe, '--port'))).toBe(facts.port);
+      expect(env.get('OTLP_MMAP_HEALTH_PORT')).toBe(String(facts.port));
       // The directory exists and belongs to the collector's uid.
       const runs = only(s, 'RUN').map((i) => i.args).join('\n');
       expect(runs).toContain(`mkdir -p ${facts.dir}`);

@@ -10,6 +10,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -285,6 +286,17 @@ interface ExportedSpan {
   name: string;
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 function loadTraceRequestType(): protobuf.Type {
   const protoDir = path.join(root, 'tests', 'support', 'proto');
   const pbRoot = new protobuf.Root();
@@ -354,8 +366,10 @@ describe('the collector run from its own copy', () => {
   test('exports both apps’ spans to an OTLP/HTTP receiver', async () => {
     expect(runs.size).toBe(2); // the app tests above ran
     const receiver = await startReceiver();
+    const healthPort = await freePort();
     try {
-      collector = spawn(process.execPath, [path.join(tree, 'collector', 'bin.js'), 'collect', '--dir', mmapDir], {
+      const bin = path.join(tree, 'collector', 'bin.js');
+      collector = spawn(process.execPath, [bin, 'collect', '--dir', mmapDir, '--health-port', String(healthPort), '--health-host', '127.0.0.1'], {
         cwd: apps,
         env: cleanEnv({
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
@@ -379,6 +393,12 @@ describe('the collector run from its own copy', () => {
       if (!done()) {
         throw new Error(`collector did not export the spans; exit ${collector.exitCode}; received ${JSON.stringify(receiver.spans)}\n${output}`);
       }
+      // What the image's HEALTHCHECK runs and what the Kubernetes probes ask.
+      const health = spawnSync(process.execPath, [bin, 'health', '--port', String(healthPort)], { cwd: apps, encoding: 'utf8', env: cleanEnv({}) });
+      expect({ status: health.status, stderr: health.stderr }).toEqual({ status: 0, stderr: '' });
+      const healthz = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
+      expect(healthz.status).toBe(200);
+      await healthz.arrayBuffer();
       for (const { run, pair } of expected) {
         const server = receiver.spans.find((s) => s.spanId === pair.server.spanId)!;
         const client = receiver.spans.find((s) => s.spanId === pair.client.spanId)!;
