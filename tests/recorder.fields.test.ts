@@ -376,7 +376,7 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(l.event.links[1]).toEqual({ traceId: toHex(TRACE), spanId: toHex(PARENT), traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 });
   });
 
-  describe('a value that fits is written whole, whatever the other rings\' slot sizes (default options: events 1024-byte slots, spans 512, measurements 256)', () => {
+  describe('a value that fits is written whole, whatever the other rings\' slot sizes (default options)', () => {
     /** The string lengths of the attributes (concise on failure), then the values. */
     function expectWhole(kvs: JsKeyValue[], expected: Record<string, string>): void {
       const got = attributesObject(kvs);
@@ -421,7 +421,7 @@ describe('the recorder writes exactly the fields it was given', () => {
       expect(read(p).events.messages[0].message.severityText.length).toBe(300);
     });
 
-    test('an event body and attributes that fit a 1024-byte event slot are written whole', () => {
+    test('an event body and attributes that fit the default event slot are written whole', () => {
       const p = tmp.file('whole-event.mmap');
       const rec = openRecorder(p);
       const scope = rec.createInstrumentationScope(rec.createResource({}), 's');
@@ -434,7 +434,7 @@ describe('the recorder writes exactly the fields it was given', () => {
       expect(st.truncated).toBe(0);
     });
 
-    test('a span attribute that fits a 512-byte span slot is written whole', () => {
+    test('a span attribute that fits the default span slot is written whole', () => {
       const p = tmp.file('whole-span.mmap');
       const rec = openRecorder(p);
       const scope = rec.createInstrumentationScope(rec.createResource({}), 's');
