@@ -162,7 +162,8 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     const traced = function (this: unknown, ...args: unknown[]): unknown {
       const req = args[0] as ExpressRequest | undefined;
       const res = args[1] as ClosableResponse | undefined;
-      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object') {
+      // An untraced request (no active span) is left alone, route bookkeeping included.
+      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object' || !telemetry.isTracing()) {
         return original.apply(this, args);
       }
       let span: LayerSpan | undefined;

@@ -112,6 +112,11 @@ export class ExpressTelemetry {
     rpc.span.updateName(`${method || 'GET'} ${route}`);
   }
 
+  /** Whether the request being handled is traced (there is an active span to be a child of). */
+  isTracing(): boolean {
+    return trace.getSpan(context.active()) !== undefined;
+  }
+
   /**
    * Starts the span of a layer, as a child of the active span. Returns `undefined`
    * when there is no active span (the request is not traced). A router's span is
