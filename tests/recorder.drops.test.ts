@@ -44,6 +44,22 @@ describe('the recorder never blocks', () => {
     }
   });
 
+  test('a message that is both too large and meets a full ring is one drop, not two', () => {
+    const p = tmp.file('oversize-full.mmap');
+    const rec = openRecorder(p, { slots: N, slotSize: 256 });
+    const scope = rec.createInstrumentationScope(rec.createResource({}), 'drops');
+    for (let i = 0; i < N - 1; i++) rec.recordEvent(scope, null, 0, BigInt(i));
+    const many: Record<string, string> = {};
+    for (let k = 0; k < 20; k++) many[`k${k}`] = 'v'.repeat(40);
+    rec.recordEvent(scope, null, 0, 99n, many);
+    const st = rec.stats();
+    const f = readMmapFile(p);
+    rec.close();
+    expect(f.events.messages).toHaveLength(N - 1);
+    expect(f.dictionary.dropped.events).toBe(1);
+    expect(st.events).toEqual({ written: N - 1, dropped: 1 });
+  });
+
   test('after the consumer frees space, the producer writes again (drops are per message, not a latch)', () => {
     const p = tmp.file('resume.mmap');
     const rec = openRecorder(p, { slots: N, slotSize: 256 });
