@@ -6,7 +6,7 @@
  */
 import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
 import { buildInstrumentations, installExpress4, pgEnv, seedUsers } from './fixtures/instr/run';
-import { readDir, runClient, startServer, tempDir, type FileContents, type FileSpan, type Loader } from './fixtures/instr/agent';
+import { readDir, removeTempDirs, runClient, startServer, tempDir, type FileContents, type FileSpan, type Loader } from './fixtures/instr/agent';
 
 const KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 const PATHS = ['/users/1', '/api/items/2', '/fail', '/db-error'];
@@ -21,6 +21,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  removeTempDirs();
   await stopSharedPostgres();
 });
 
