@@ -337,7 +337,7 @@ export class Collector {
         this.log.limited(code === 'ENOENT' ? 'info' : 'warn', 'scan-dir', 60_000, code === 'ENOENT' ? `waiting for ${src.dir} to exist` : `cannot list ${src.dir}: ${(e as Error).message}`);
       }
       // Hidden names are the writers' temporary files (renamed into place when complete).
-      for (const name of names) if (!name.startsWith('.') && !name.endsWith('.tmp')) consider(path.join(src.dir, name));
+      for (const name of names) if (!name.startsWith('.') && !name.endsWith('.tmp') && name.endsWith(this.config.suffix)) consider(path.join(src.dir, name));
     }
 
     // Paths that vanished or now name another file: the old source is detached and followed until its writer dies.

@@ -54,6 +54,8 @@ export interface NativeCollectorOptions {
 export interface CollectorConfig {
   /** Follow every file in a directory, or one file. */
   source: { kind: 'dir'; dir: string } | { kind: 'file'; file: string };
+  /** In a directory, only names ending with this are followed (`''`: every file). Hidden names never are. */
+  suffix: string;
   exporter: ExporterKind;
   otlp: Record<Signal, SignalExportConfig>;
   /** How often each file's rings are drained. */
@@ -83,6 +85,9 @@ export interface CollectorConfig {
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
 }
+
+/** The extension of the per-process files the agent writes. */
+export const FILE_SUFFIX = '.otlp-mmap';
 
 /** The directory the agent writes its files to (the same rule as the agent's). */
 export function defaultDirectory(env: NodeJS.ProcessEnv = process.env): string {
@@ -179,6 +184,7 @@ function checkUrl(what: string, value: string, protocol: Protocol): string {
 export interface CollectorFlags {
   dir?: string;
   file?: string;
+  suffix?: string;
   exporter?: string;
   endpoint?: string;
   tracesEndpoint?: string;
@@ -279,6 +285,7 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
   let source: CollectorConfig['source'];
   if (flags.file !== undefined) source = { kind: 'file', file: path.resolve(flags.file) };
   else if (flags.dir !== undefined) source = { kind: 'dir', dir: path.resolve(flags.dir) };
+  else if (env.OTLP_MMAP_FILE) source = { kind: 'file', file: path.resolve(env.OTLP_MMAP_FILE) };
   else if (env.SDK_MMAP_EXPORTER_FILE) source = { kind: 'file', file: path.resolve(env.SDK_MMAP_EXPORTER_FILE) };
   else source = { kind: 'dir', dir: path.resolve(defaultDirectory(env)) };
   if (source.kind === 'file' && source.file.endsWith(path.sep)) throw new ConfigError(`--file must name a file, got a directory: ${source.file}`);
@@ -322,8 +329,12 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
   const healthSrc = from(flags.healthPort, '--health-port', 'OTLP_MMAP_HEALTH_PORT');
   const healthPort = healthSrc ? parseInteger(healthSrc.what, healthSrc.value, 0, 65535) : undefined;
 
+  const suffix = flags.suffix ?? FILE_SUFFIX;
+  if (suffix.includes('/')) throw new ConfigError(`--suffix must not contain "/", got ${JSON.stringify(suffix)}`);
+
   return {
     source,
+    suffix,
     exporter: exporterValue,
     otlp,
     pollIntervalMs: duration(flags.pollInterval, '--poll-interval', 'OTLP_MMAP_POLL_INTERVAL', 100),

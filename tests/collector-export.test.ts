@@ -197,34 +197,34 @@ test('the test receiver decodes what the OpenTelemetry JS SDK serializes, sent b
 // ---------------------------------------------------------------- following files
 
 test('exports every span of every file in the directory, including files that appear later', async () => {
-  writeFake(tmp, 'a.otlp', { batches: [['a1', 'a2']] });
-  writeFake(tmp, 'b.otlp', { batches: [['b1'], ['b2']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['a1', 'a2']] });
+  writeFake(tmp, 'b.otlp-mmap', { batches: [['b1'], ['b2']] });
   const c = await startWith({});
   await receiver.waitForSpans(4);
-  writeFake(tmp, 'c.otlp', { batches: [['c1']], logs: ['hello from c'] });
+  writeFake(tmp, 'c.otlp-mmap', { batches: [['c1']], logs: ['hello from c'] });
   await receiver.waitForSpans(5);
   const [log] = await receiver.waitForLogs(1);
   expect(names(receiver.spans())).toEqual(['a1', 'a2', 'b1', 'b2', 'c1']);
   expect(log).toMatchObject({ body: 'hello from c', severityNumber: 9, severityText: 'INFO' });
   expect(receiver.spans()[0].resource).toEqual({ 'service.name': 'fake-app' });
   const stats = c.stats();
-  expect(stats.files.map((f) => path.basename(f.path)).sort()).toEqual(['a.otlp', 'b.otlp', 'c.otlp']);
+  expect(stats.files.map((f) => path.basename(f.path)).sort()).toEqual(['a.otlp-mmap', 'b.otlp-mmap', 'c.otlp-mmap']);
   expect(stats.read.spans).toBe(10);
 });
 
 test('finishes a file whose writer exited: exports what is left, then removes the file', async () => {
-  const p = writeFake(tmp, 'dying.otlp', { batches: [['d1']] });
+  const p = writeFake(tmp, 'dying.otlp-mmap', { batches: [['d1']] });
   await startWith({});
   await receiver.waitForSpans(1);
   expect(fs.existsSync(p)).toBe(true);
   fs.unlinkSync(aliveMarker(p)); // the writer dies
   await receiver.waitForSpans(2);
-  expect(names(receiver.spans())).toEqual(['d1', 'dying.otlp:incomplete']);
+  expect(names(receiver.spans())).toEqual(['d1', 'dying.otlp-mmap:incomplete']);
   await receiver.waitFor('the file to be removed', () => !fs.existsSync(p));
 });
 
 test('--keep-files leaves the file of a dead writer in place', async () => {
-  const p = writeFake(tmp, 'kept.otlp', { batches: [['k1']] }, false);
+  const p = writeFake(tmp, 'kept.otlp-mmap', { batches: [['k1']] }, false);
   const c = await startWith({ keepFiles: true });
   await receiver.waitForSpans(2);
   await c.flush();
@@ -233,37 +233,38 @@ test('--keep-files leaves the file of a dead writer in place', async () => {
 });
 
 test('a path replaced by a new file (new inode): the old one is finished first, then the new one is followed', async () => {
-  const p = writeFake(tmp, 'app.otlp', { batches: [['old1']] });
+  const p = writeFake(tmp, 'app.otlp-mmap', { batches: [['old1']] });
   const opened: string[] = [];
   await startWith({}, {}, opened);
   await receiver.waitForSpans(1);
   // The old writer exits and a new process renames its new file over the path.
   fs.unlinkSync(aliveMarker(p));
-  writeFake(tmp, 'app.otlp', { batches: [['new1']] });
+  writeFake(tmp, 'app.otlp-mmap', { batches: [['new1']] });
   await receiver.waitForSpans(3);
   const order = receiver.spans().map((s) => s.name);
-  expect(order).toEqual(['old1', 'app.otlp:incomplete', 'new1']);
+  expect(order).toEqual(['old1', 'app.otlp-mmap:incomplete', 'new1']);
   expect(opened).toEqual([p, p]);
   // The new file belongs to a living writer: it stays.
   expect(fs.existsSync(p)).toBe(true);
 });
 
-test('a corrupt file is reported and skipped; the other files are still exported', async () => {
-  fs.writeFileSync(path.join(tmp, 'corrupt.otlp'), 'not an otlp-mmap file');
-  writeFake(tmp, 'good.otlp', { batches: [['g1']] });
+test('a corrupt file is reported and skipped; the other files are still exported; other names are ignored', async () => {
+  fs.writeFileSync(path.join(tmp, 'corrupt.otlp-mmap'), 'not an otlp-mmap file');
+  fs.writeFileSync(path.join(tmp, 'README.txt'), 'not followed: wrong suffix');
+  writeFake(tmp, 'good.otlp-mmap', { batches: [['g1']] });
   const logger = memoryLogger();
   const c = await startWith({}, {}, [], logger);
   await receiver.waitForSpans(1);
   expect(names(receiver.spans())).toEqual(['g1']);
   expect(c.stats().fileErrors).toBe(1);
-  expect(logger.lines.some((l) => l.startsWith('error: cannot read') && l.includes('corrupt.otlp'))).toBe(true);
+  expect(logger.lines.some((l) => l.startsWith('error: cannot read') && l.includes('corrupt.otlp-mmap'))).toBe(true);
 });
 
 test('--file follows one path that appears after the collector started', async () => {
-  const p = path.join(tmp, 'single.otlp');
+  const p = path.join(tmp, 'single.otlp-mmap');
   await startWith({ dir: undefined, file: p });
-  writeFake(tmp, 'other.otlp', { batches: [['not-followed']] });
-  writeFake(tmp, 'single.otlp', { batches: [['s1']] });
+  writeFake(tmp, 'other.otlp-mmap', { batches: [['not-followed']] });
+  writeFake(tmp, 'single.otlp-mmap', { batches: [['s1']] });
   await receiver.waitForSpans(1);
   expect(names(receiver.spans())).toEqual(['s1']);
 });
@@ -272,7 +273,7 @@ test('--file follows one path that appears after the collector started', async (
 
 test('retries while the receiver answers 503 and delivers everything, once, when it recovers', async () => {
   receiver.fail({ status: 503 });
-  writeFake(tmp, 'a.otlp', { batches: [['r1', 'r2'], ['r3'], ['r4']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['r1', 'r2'], ['r3'], ['r4']] });
   const c = await startWith({});
   await receiver.waitForAttempts(4);
   expect(receiver.requests).toHaveLength(0);
@@ -289,7 +290,7 @@ test('retries while the receiver answers 503 and delivers everything, once, when
 
 test('honours Retry-After: with a one-hour backoff configured, a 429 with Retry-After: 1 is retried after a second', async () => {
   receiver.fail({ status: 429, retryAfterSeconds: 1, times: 1 });
-  writeFake(tmp, 'a.otlp', { batches: [['after-retry']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['after-retry']] });
   await startWith({ retryInitialDelay: '1h', retryMaxDelay: '1h' });
   const spans = await receiver.waitForSpans(1, 20_000);
   expect(spans.map((s) => s.name)).toEqual(['after-retry']);
@@ -298,7 +299,7 @@ test('honours Retry-After: with a one-hour backoff configured, a 429 with Retry-
 
 test('a 400 is not retried: the batch is counted as failed and later batches still go through', async () => {
   receiver.fail({ status: 400, times: 1 });
-  writeFake(tmp, 'a.otlp', { batches: [['refused'], ['accepted']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['refused'], ['accepted']] });
   const logger = memoryLogger();
   const c = await startWith({ concurrency: '1' }, {}, [], logger);
   await receiver.waitForSpans(1);
@@ -309,7 +310,7 @@ test('a 400 is not retried: the batch is counted as failed and later batches sti
 });
 
 test('gzip: compressed requests carry the same spans', async () => {
-  writeFake(tmp, 'a.otlp', { batches: [['z1', 'z2']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['z1', 'z2']] });
   await startWith({ compression: 'gzip' });
   await receiver.waitForSpans(2);
   expect(receiver.requests.every((r) => r.gzip && r.headers['content-encoding'] === 'gzip')).toBe(true);
@@ -317,7 +318,7 @@ test('gzip: compressed requests carry the same spans', async () => {
 });
 
 test('OTEL_EXPORTER_OTLP_HEADERS and per-signal endpoints from the environment are used', async () => {
-  writeFake(tmp, 'a.otlp', { batches: [['h1']], logs: ['l1'] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['h1']], logs: ['l1'] });
   const env = {
     OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret%20value,x-tenant=t1',
     OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=traces-tenant',
@@ -336,7 +337,7 @@ test('OTEL_EXPORTER_OTLP_HEADERS and per-signal endpoints from the environment a
 
 test('gRPC: exports to the OTLP gRPC services, retrying UNAVAILABLE and RESOURCE_EXHAUSTED with RetryInfo', async () => {
   receiver.fail({ status: 503, times: 2 });
-  writeFake(tmp, 'a.otlp', { batches: [['g1', 'g2']], logs: ['grpc log'] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['g1', 'g2']], logs: ['grpc log'] });
   const c = await startWith({ protocol: 'grpc', endpoint: receiver.grpcUrl, headers: ['x-grpc-key=v1'] });
   await receiver.waitForSpans(2);
   await receiver.waitForLogs(1);
@@ -348,7 +349,7 @@ test('gRPC: exports to the OTLP gRPC services, retrying UNAVAILABLE and RESOURCE
   await c.stop();
   receiver.reset();
   receiver.fail({ status: 429, retryAfterSeconds: 1, times: 1 });
-  writeFake(tmp, 'b.otlp', { batches: [['g3']] });
+  writeFake(tmp, 'b.otlp-mmap', { batches: [['g3']] });
   await startWith({ protocol: 'grpc', endpoint: receiver.grpcUrl, retryInitialDelay: '1h', retryMaxDelay: '1h' });
   await receiver.waitFor('g3', () => receiver.spans().find((s) => s.name === 'g3'), 20_000);
   expect(receiver.attempts.map((a) => a.status)).toContain(429);
@@ -394,7 +395,7 @@ test('drops the OLDEST batches when the queue is full, counts them, and delivers
   // Room for three and a half batches. The first batch is being sent when the rest arrive, and a
   // batch in flight is never dropped (it counts toward the limit), so two more fit: q8 and q9.
   // q0 fails, goes back to the front of the queue, and is delivered after the recovery.
-  writeFake(tmp, 'a.otlp', { batches });
+  writeFake(tmp, 'a.otlp-mmap', { batches });
   const logger = memoryLogger();
   const c = await startWith({ queueBytes: String(Math.floor(size * 3.5)), concurrency: '1' }, {}, [], logger);
   await receiver.waitForAttempts(2);
@@ -412,7 +413,7 @@ test('drops the OLDEST batches when the queue is full, counts them, and delivers
 
 test('partial success answers are logged and the rejected count is kept', async () => {
   receiver.setPartialSuccess({ rejected: 2, message: 'spans too old' });
-  writeFake(tmp, 'a.otlp', { batches: [['p1', 'p2', 'p3']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['p1', 'p2', 'p3']] });
   const logger = memoryLogger();
   const c = await startWith({}, {}, [], logger);
   await receiver.waitForSpans(3);
@@ -422,7 +423,7 @@ test('partial success answers are logged and the rejected count is kept', async 
 });
 
 test('batching merges polled batches of one signal into one valid request', async () => {
-  writeFake(tmp, 'a.otlp', { batches: [['m1'], ['m2'], ['m3']] });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['m1'], ['m2'], ['m3']] });
   const c = await startWith({ batchDelay: '1h' });
   await c.flush(); // flush() queues what the batcher holds
   await receiver.waitForSpans(3);
@@ -433,7 +434,7 @@ test('batching merges polled batches of one signal into one valid request', asyn
 // ---------------------------------------------------------------- self-metrics
 
 test('exports its own otlp_mmap.* metrics: per-file drop counters and read/exported counts', async () => {
-  writeFake(tmp, 'a.otlp', { batches: [['x1']], dropped: { events: 1, spans: 7, measurements: 0 } });
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['x1']], dropped: { events: 1, spans: 7, measurements: 0 } });
   const c = await startWith({ selfMetrics: true });
   await receiver.waitForSpans(1);
   await c.flush();
@@ -447,9 +448,9 @@ test('exports its own otlp_mmap.* metrics: per-file drop counters and read/expor
     value: Number(p.asInt),
   }));
   expect(points).toEqual([
-    { ring: 'events', file: path.join(tmp, 'a.otlp'), value: 1 },
-    { ring: 'spans', file: path.join(tmp, 'a.otlp'), value: 7 },
-    { ring: 'measurements', file: path.join(tmp, 'a.otlp'), value: 0 },
+    { ring: 'events', file: path.join(tmp, 'a.otlp-mmap'), value: 1 },
+    { ring: 'spans', file: path.join(tmp, 'a.otlp-mmap'), value: 7 },
+    { ring: 'measurements', file: path.join(tmp, 'a.otlp-mmap'), value: 0 },
   ]);
   const exported = await receiver.waitForMetric('otlp_mmap.collector.exported');
   const tracesPoint = (exported.data.dataPoints as Array<{ attributes: Array<{ value: { stringValue?: string } }>; asInt: string }>).find((p) => p.attributes[0].value.stringValue === 'traces');
