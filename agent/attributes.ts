@@ -60,6 +60,8 @@ export interface Limited {
   dropped: number;
 }
 
+const NONE: Limited = Object.freeze({ attributes: undefined, count: 0, dropped: 0 });
+
 /**
  * Applies a count limit and a value length limit to `attrs`, dropping invalid values
  * (`undefined`/`null` values are skipped without counting as dropped).
@@ -69,7 +71,7 @@ export interface Limited {
  * @param lengthLimit - the longest string value; `Infinity` for no limit.
  */
 export function applyLimits(attrs: object | undefined | null, countLimit: number, lengthLimit: number): Limited {
-  if (attrs === undefined || attrs === null) return { attributes: undefined, count: 0, dropped: 0 };
+  if (attrs === undefined || attrs === null) return NONE;
   const src = attrs as Record<string, unknown>;
   let count = 0;
   let clean = true;

@@ -223,6 +223,25 @@ describe('the file and the resource', () => {
     expect(resource['process.command_args']).toEqual([process.execPath, '--import', REGISTER_MJS, APP_CJS, 'manual']);
   });
 
+  test('ring sizes and the file mode come from OTLP_MMAP_*', async () => {
+    const dir = tempDir();
+    const r = await runNode(['--import', REGISTER_MJS, APP_CJS, 'manual'], {
+      OTLP_MMAP_DIR: dir,
+      OTLP_MMAP_SLOTS: '64',
+      OTLP_MMAP_SPAN_SLOTS: '128',
+      OTLP_MMAP_SPAN_SLOT_SIZE: '1024',
+      OTLP_MMAP_EVENT_SLOT_SIZE: '2048',
+      OTLP_MMAP_FILE_MODE: '0640',
+    });
+    expect(r.stderr).toBe('');
+    const file = readOnlyFile(dir);
+    expect([file.events.header.numBuffers, file.events.header.bufferSize]).toEqual([64, 2048]);
+    expect([file.spans.header.numBuffers, file.spans.header.bufferSize]).toEqual([128, 1024]);
+    expect(file.measurements.header.numBuffers).toBe(64);
+    expect((fs.statSync(file.path).mode & 0o777).toString(8)).toBe('640');
+    expectManualTrace(dir);
+  });
+
   test('OTLP_MMAP_FILE (and its alias SDK_MMAP_EXPORTER_FILE) names one explicit path', async () => {
     for (const name of ['OTLP_MMAP_FILE', 'SDK_MMAP_EXPORTER_FILE']) {
       const file = path.join(tempDir(), 'nested', 'app.mmap');
