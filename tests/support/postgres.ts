@@ -7,16 +7,17 @@
  * binaries refuse to run, so they are run through `runuser -u postgres --` and the
  * directory is handed to the `postgres` user.
  *
- * `sharedPostgres()` starts one server lazily and returns the same one to every
- * caller in the same module registry. Jest gives each test file its own module
- * registry, so in practice a test file starts at most one server; the server is
- * stopped by `stopSharedPostgres()` (call it in `afterAll`) and, as a safety net,
- * when the worker process exits.
+ * `sharedPostgres()` gives every test file run by the same process (a jest worker)
+ * the same server, started by the first one. Jest gives each test file its own
+ * module registry, so the server is found again through its directory, named after
+ * the process id. Every server is stopped, and its directory removed, by a small
+ * detached watcher once the process that started it has exited (even if killed);
+ * `startPostgres()` servers can also be stopped at once with `stop()`.
  *
  * The binaries come from `/usr/lib/postgresql/<version>/bin` (Debian's
  * `postgresql` package: `apt-get install -y postgresql`), or from `PG_BIN_DIR`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -96,11 +97,48 @@ function runPg(binDir: string, owner: PostgresUser | null, tool: string, args: s
   return result.stdout;
 }
 
-/** Starts a new PostgreSQL server on loopback; see the module comment. */
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * A small detached process that stops the server and removes its directory once
+ * `ownerPid` (this test process) is gone, however it ended: a killed jest worker
+ * leaves no PostgreSQL behind.
+ */
+function startReaper(ownerPid: number, binDir: string, owner: PostgresUser | null, dataDir: string, root: string): ChildProcess {
+  const script = `
+    const { spawnSync } = require('node:child_process');
+    const fs = require('node:fs');
+    const [ownerPid, pgCtl, asPostgres, dataDir, root] = process.argv.slice(1);
+    const alive = () => { try { process.kill(Number(ownerPid), 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+    process.on('SIGTERM', () => process.exit(0));
+    const timer = setInterval(() => {
+      if (alive()) return;
+      clearInterval(timer);
+      const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
+      if (asPostgres === '1') spawnSync('runuser', ['-u', 'postgres', '--', pgCtl, ...args], { stdio: 'ignore' });
+      else spawnSync(pgCtl, args, { stdio: 'ignore' });
+      fs.rmSync(root, { recursive: true, force: true });
+    }, 500);
+  `;
+  const reaper = spawn(
+    process.execPath,
+    ['-e', script, String(ownerPid), path.join(binDir, 'pg_ctl'), owner ? '1' : '0', dataDir, root],
+    { detached: true, stdio: 'ignore' },
+  );
+  reaper.unref();
+  return reaper;
+}
+
+function serverAt(port: number, dataDir: string, stop: () => Promise<void>): PostgresServer {
+  return { host: '127.0.0.1', port, user: SUPERUSER, database: TEST_DATABASE, dataDir, stop };
+}
+
+/**
+ * Starts a new PostgreSQL server on loopback in `root` (a new temporary directory
+ * when not given); see the module comment.
+ */
+export async function startPostgres(root: string = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-pg-'))): Promise<PostgresServer> {
   const binDir = findPostgresBinDir();
   const owner = postgresUser();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-pg-'));
+  fs.mkdirSync(root, { recursive: true });
   fs.chmodSync(root, 0o755);
   if (owner) fs.chownSync(root, owner.uid, owner.gid);
   const dataDir = path.join(root, 'data');
@@ -132,47 +170,73 @@ export async function startPostgres(): Promise<PostgresServer> {
     fs.rmSync(root, { recursive: true, force: true });
     throw new Error(`${(lastError as Error).message}\nserver log:\n${log}`);
   }
+  const reaper = startReaper(process.pid, binDir, owner, dataDir, root);
 
   runPg(binDir, owner, 'createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', SUPERUSER, TEST_DATABASE]);
+  fs.writeFileSync(path.join(root, 'server.json'), JSON.stringify({ port }));
 
   let stopped = false;
-  const stopSync = (): void => {
+  return serverAt(port, dataDir, async () => {
     if (stopped) return;
     stopped = true;
+    if (reaper.pid !== undefined) {
+      try {
+        process.kill(reaper.pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
     try {
       runPg(binDir, owner, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  };
-  process.once('exit', () => {
-    try {
-      stopSync();
-    } catch {
-      // The process is exiting; nothing else can be done.
-    }
   });
-  return {
-    host: '127.0.0.1',
-    port,
-    user: SUPERUSER,
-    database: TEST_DATABASE,
-    dataDir,
-    stop: async () => stopSync(),
-  };
+}
+
+/** The directory of the server shared by this process. */
+function sharedRoot(): string {
+  return path.join(os.tmpdir(), `otlp-mmap-pg-worker-${process.pid}`);
+}
+
+/** The shared server of this process if it is already running (started by an earlier test file). */
+function runningSharedServer(): PostgresServer | undefined {
+  const root = sharedRoot();
+  const stateFile = path.join(root, 'server.json');
+  if (!fs.existsSync(stateFile)) return undefined;
+  const { port } = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { port: number };
+  const ready = spawnSync(path.join(findPostgresBinDir(), 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', SUPERUSER], {
+    stdio: 'ignore',
+    timeout: 10_000,
+  });
+  if (ready.status !== 0) {
+    fs.rmSync(root, { recursive: true, force: true });
+    return undefined;
+  }
+  // Shared: stopped when this process exits, not by one test file.
+  return serverAt(port, path.join(root, 'data'), async () => {});
 }
 
 let shared: Promise<PostgresServer> | undefined;
 
-/** The server shared by this module registry (one per jest test file), started on first use. */
+/**
+ * The server shared by every test file that this process (a jest worker, or jest
+ * itself with `--runInBand`) runs: started by the first caller, found again by the
+ * next ones through its directory `otlp-mmap-pg-worker-<pid>`, stopped when the
+ * process exits. Its `stop()` does nothing; use `startPostgres()` for a private server.
+ */
 export function sharedPostgres(): Promise<PostgresServer> {
-  shared ??= startPostgres();
+  shared ??= (async () => {
+    const running = runningSharedServer();
+    if (running) return running;
+    fs.rmSync(sharedRoot(), { recursive: true, force: true }); // leftovers of an earlier process with this pid
+    const server = await startPostgres(sharedRoot());
+    return serverAt(server.port, server.dataDir, async () => {});
+  })();
   return shared;
 }
 
-/** Stops the shared server if one was started. Call it from `afterAll`. */
+/** Forgets this test file's handle on the shared server (the server keeps running for the next file). */
 export async function stopSharedPostgres(): Promise<void> {
-  const current = shared;
   shared = undefined;
-  if (current) await (await current).stop();
 }
