@@ -108,6 +108,53 @@ describe('traces', () => {
   });
 });
 
+describe('errors never reach the app', () => {
+  test('bad input to every API is dropped or cleaned, and a closed recorder is reported once per call site', async () => {
+    const dir = tempDir();
+    const r = await runNode(['--import', REGISTER_MJS, APP_CJS, 'abuse'], { OTLP_MMAP_DIR: dir, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' });
+    expect(r.code).toBe(0);
+    expect(r.result).toEqual({ survived: true });
+    // After close(), each failing call site says so once, however often it is called.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toMatch(/^otlp-mmap: .* failed \(reported once\): recorder is closed/);
+    expect(new Set(lines).size).toBe(lines.length);
+
+    const file = readOnlyFile(dir);
+    const spans = assembleSpans(file);
+    const abused = spanNamed(spans, 'undefined'); // updateName(undefined) names it "undefined"
+    expect(abused.startName).toBe('abused-1');
+    expect(abused.attributes).toEqual({ ok: 1n });
+    expect(abused.links).toEqual([]);
+    expect(abused.status).toBeUndefined();
+    expect([...spans.values()].map((s) => s.startName)).toEqual(['abused-1']);
+
+    const events = file.events.messages.map((m) => m.message);
+    const spanEvents = events.filter((e) => e.spanContext !== undefined);
+    expect(spanEvents.map((e) => e.eventName)).toEqual(['42', 'exception', 'exception']);
+    expect(spanEvents.map((e) => attributesObject(e.attributes))).toEqual([
+      {},
+      { 'exception.message': 'null' },
+      { 'exception.message': '[object Object]' },
+    ]);
+    const logRecords = events.filter((e) => e.spanContext === undefined);
+    expect(logRecords).toHaveLength(2);
+    expect(plainValue(logRecords[0].body)).toEqual({ fn: '() => 1', when: '1970-01-01T00:00:00.000Z', ok: 'kept' });
+    expect(attributesObject(logRecords[0].attributes)).toEqual({ ok: 2n });
+    expect(logRecords[1]).toMatchObject({ severityNumber: 0, severityText: '' });
+
+    const measurements = file.measurements.messages.map((m) => ({
+      name: file.resolveMetric(m.message.metricRef).name,
+      value: m.message.value,
+      attrs: attributesObject(m.message.attributes),
+    }));
+    expect(measurements).toEqual([
+      { name: 'abuse.count', value: { asDouble: 1 }, attrs: { ok: 'yes' } },
+      { name: 'abuse.hist', value: { asDouble: 3 }, attrs: {} },
+    ]);
+  });
+});
+
 describe('context propagation', () => {
   test('W3C trace context and baggage are injected and extracted; an extracted parent is remote', async () => {
     const { file, result } = await runActionWithResult('propagate');
