@@ -455,10 +455,12 @@ class RecorderImpl {
     }
     this._f64(r);
   }
-  _begin() {
+  /** Starts a call. `whole`: the call writes a dictionary entry, whose strings are never cut to a slot. */
+  _begin(whole) {
     if (this.closed) throw new TypeError('recorder is closed: open a new one with openRecorder()');
     this._pos = 0;
     this._pending.length = 0;
+    this._whole = whole === true;
   }
   /** Interns keys met during encoding (only now that the call is known to be valid) and patches their refs. */
   _resolvePending() {
@@ -490,15 +492,10 @@ class RecorderImpl {
   }
 
   createResource(attributes, schemaUrl) {
-    this._begin();
+    this._begin(true);
     if (schemaUrl !== undefined && typeof schemaUrl !== 'string') throw new TypeError(`schemaUrl must be a string, got ${describe(schemaUrl)}`);
-    this._whole = true;
-    try {
-      this._attributes(attributes, 'attributes');
-      this._str(schemaUrl || '');
-    } finally {
-      this._whole = false;
-    }
+    this._attributes(attributes, 'attributes');
+    this._str(schemaUrl || '');
     this._resolvePending();
     const r = this._n.recResource(this._h);
     this._refs.set(r, REF_RESOURCE);
@@ -506,19 +503,14 @@ class RecorderImpl {
   }
 
   createInstrumentationScope(resourceRef, name, version, attributes) {
-    this._begin();
+    this._begin(true);
     this._ref(resourceRef, REF_RESOURCE, 'resourceRef', 'a resource ref (createResource)');
     if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
     if (version !== undefined && version !== null && typeof version !== 'string') throw new TypeError(`version must be a string, got ${describe(version)}`);
     this._str(name);
     this._u8(version ? 1 : 0);
     this._str(version || '');
-    this._whole = true;
-    try {
-      this._attributes(attributes, 'attributes');
-    } finally {
-      this._whole = false;
-    }
+    this._attributes(attributes, 'attributes');
     this._resolvePending();
     const r = this._n.recScope(this._h);
     this._refs.set(r, REF_SCOPE);
@@ -526,7 +518,7 @@ class RecorderImpl {
   }
 
   createMetricStream(scopeRef, name, description, unit, aggregation, options) {
-    this._begin();
+    this._begin(true);
     this._ref(scopeRef, REF_SCOPE, 'scopeRef', 'an instrumentation scope ref (createInstrumentationScope)');
     if (typeof name !== 'string' || name.length === 0) throw new TypeError(`name must be a non-empty string, got ${describe(name)}`);
     if (description !== undefined && typeof description !== 'string') throw new TypeError(`description must be a string, got ${describe(description)}`);

@@ -246,7 +246,7 @@ mod js_sdk_comparison {
             let r = *s;
             let mant = (r % 100_000) as f64 / 1000.0 + 0.001;
             let exp = ((r >> 20) % 60) as i32 - 30;
-            let sign = if (r >> 40) % 5 == 0 { -1.0 } else { 1.0 };
+            let sign = if (r >> 40).is_multiple_of(5) { -1.0 } else { 1.0 };
             h.record(sign * mant * 2f64.powi(exp));
         }
         let join = |b: &Buckets| b.counts.iter().map(u64::to_string).collect::<Vec<_>>().join(",");

@@ -125,8 +125,8 @@ enum Agg {
 /// One attribute set's accumulation.
 #[derive(Clone, Debug)]
 struct Point {
-    /// Encoded `KeyValue` bodies, sorted by key.
-    attrs: Vec<Vec<u8>>,
+    /// The attribute set as [`canonical_attributes`] encodes it.
+    attrs: Vec<u8>,
     /// Earliest measurement time since the point (re)started.
     first_time: u64,
     agg: Option<Agg>,
@@ -162,34 +162,38 @@ pub struct Stream {
 }
 
 /// Sorts attributes by key (the last value wins for a repeated key) and encodes
-/// them: the result identifies the attribute set regardless of order.
-pub fn canonical_attributes(mut kvs: Vec<KeyValue>) -> (Vec<u8>, Vec<Vec<u8>>) {
-    // stable sort keeps the original order among equal keys; keep the last one
+/// them as consecutive length-prefixed `KeyValue` bodies: the result identifies
+/// the attribute set regardless of order, and [`write_attributes`] writes it out.
+pub fn canonical_attributes(mut kvs: Vec<KeyValue>) -> Vec<u8> {
+    // a stable sort keeps the original order among equal keys; keep the last one
     kvs.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut uniq: Vec<KeyValue> = Vec::with_capacity(kvs.len());
-    for kv in kvs {
-        match uniq.last_mut() {
-            Some(last) if last.key == kv.key => *last = kv,
-            _ => uniq.push(kv),
+    let mut out = Vec::new();
+    for (i, kv) in kvs.iter().enumerate() {
+        if kvs.get(i + 1).is_some_and(|next| next.key == kv.key) {
+            continue;
         }
+        let start = out.len();
+        let mut e = Enc::new(&mut out);
+        otlp::key_value_body(&mut e, kv);
+        e.end(start);
     }
-    let mut key = Vec::new();
-    let mut bodies = Vec::with_capacity(uniq.len());
-    for kv in &uniq {
-        let mut body = Vec::new();
-        otlp::key_value_body(&mut Enc::new(&mut body), kv);
-        let mut e = Enc::new(&mut key);
-        e.bytes_always(1, &body);
-        bodies.push(body);
-    }
-    (key, bodies)
+    out
 }
 
-fn overflow_attrs() -> Vec<Vec<u8>> {
-    let kv = KeyValue { key: Arc::from("otel.metric.overflow"), value: Value::Bool(true) };
-    let mut body = Vec::new();
-    otlp::key_value_body(&mut Enc::new(&mut body), &kv);
-    vec![body]
+/// Writes a canonical attribute set as repeated `KeyValue` field `field`.
+pub fn write_attributes(e: &mut Enc, field: u32, canonical: &[u8]) {
+    let mut pos = 0;
+    while pos < canonical.len() {
+        let Some((len, n)) = crate::wire::decode::get_varint(&canonical[pos..]) else { return };
+        let end = pos + n + len as usize;
+        e.tag(field, crate::wire::encode::WT_LEN);
+        e.buf.extend_from_slice(&canonical[pos..end]);
+        pos = end;
+    }
+}
+
+fn overflow_attrs() -> Vec<u8> {
+    canonical_attributes(vec![KeyValue { key: Arc::from("otel.metric.overflow"), value: Value::Bool(true) }])
 }
 
 /// Settings a stream needs when recording.
@@ -217,8 +221,8 @@ impl Stream {
         self.points.len() + self.overflow.is_some() as usize
     }
 
-    /// Records one measurement under the canonical attribute set `key`/`attrs`.
-    pub fn record(&mut self, key: Vec<u8>, attrs: Vec<Vec<u8>>, value: Num, time: u64, exemplar: Option<Exemplar>, lim: Limits) -> Recorded {
+    /// Records one measurement under the canonical attribute set `key`.
+    pub fn record(&mut self, key: Vec<u8>, value: Num, time: u64, exemplar: Option<Exemplar>, lim: Limits) -> Recorded {
         if let Num::Double(d) = value {
             if !d.is_finite() {
                 return Recorded::Ignored;
@@ -236,7 +240,7 @@ impl Stream {
             self.points.get_mut(&key).expect("present")
         } else if self.points.len() < regular_limit && cost <= lim.cells_available {
             self.cells += cost;
-            self.points.entry(key).or_insert_with(|| Point { attrs, first_time: time, agg: None, exemplars: Vec::new(), exemplars_seen: 0 })
+            self.points.entry(key.clone()).or_insert_with(|| Point { attrs: key, first_time: time, agg: None, exemplars: Vec::new(), exemplars_seen: 0 })
         } else {
             res = Recorded::Overflow;
             if self.overflow.is_none() {
@@ -367,9 +371,7 @@ fn encode_point(e: &mut Enc, p: &Point, kind: &Kind, start: u64, now: u64) {
     match (&p.agg, kind) {
         (Some(Agg::Gauge { value, .. }) | Some(Agg::Sum { value }), _) => {
             // NumberDataPoint
-            for a in &p.attrs {
-                e.bytes_always(7, a);
-            }
+            write_attributes(e, 7, &p.attrs);
             otlp::fixed64_always(e, 2, start);
             otlp::fixed64_always(e, 3, now);
             match value {
@@ -379,9 +381,7 @@ fn encode_point(e: &mut Enc, p: &Point, kind: &Kind, start: u64, now: u64) {
             encode_exemplars(e, 5, &p.exemplars);
         }
         (Some(Agg::Histogram { counts, count, sum, min, max }), Kind::Histogram { bounds, .. }) => {
-            for a in &p.attrs {
-                e.bytes_always(9, a);
-            }
+            write_attributes(e, 9, &p.attrs);
             otlp::fixed64_always(e, 2, start);
             otlp::fixed64_always(e, 3, now);
             otlp::fixed64_always(e, 4, *count);
@@ -393,9 +393,7 @@ fn encode_point(e: &mut Enc, p: &Point, kind: &Kind, start: u64, now: u64) {
             e.double_always(12, *max);
         }
         (Some(Agg::Exp(h)), _) => {
-            for a in &p.attrs {
-                e.bytes_always(1, a);
-            }
+            write_attributes(e, 1, &p.attrs);
             otlp::fixed64_always(e, 2, start);
             otlp::fixed64_always(e, 3, now);
             otlp::fixed64_always(e, 4, h.count);

@@ -25,6 +25,7 @@
 //! [`Pipeline::collect_metrics`] reports them.
 
 pub mod exphist;
+pub mod hash;
 pub mod metrics;
 pub mod otlp;
 pub mod resolve;
@@ -42,7 +43,7 @@ use metrics::{canonical_attributes, Exemplar, Kind, Limits, Num, Recorded, Strea
 use otlp::{encode_grouped, Item};
 use resolve::{Resolver, ScopeInfo};
 use spans::{span_key, OpenSpan, SpanKey, SpanLimits};
-use std::collections::{HashMap, HashSet};
+use hash::{FastMap, FastSet};
 use std::sync::Arc;
 
 /// Raw dictionary access: the bytes of the entry at `r` (after its length varint),
@@ -214,17 +215,17 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     span_limits: SpanLimits,
     resolver: Resolver,
-    spans: HashMap<SpanKey, OpenSpan>,
+    spans: FastMap<SpanKey, OpenSpan>,
     open_span_bytes: usize,
-    refused: HashSet<SpanKey>,
+    refused: FastSet<SpanKey>,
     end_queue: Vec<SpanKey>,
     placeholders: Vec<SpanKey>,
     pending: Vec<Pending>,
     traces: Batcher,
     logs: Batcher,
     streams: Vec<Stream>,
-    stream_index: HashMap<i64, usize>,
-    bad_metric_refs: HashSet<i64>,
+    stream_index: FastMap<i64, usize>,
+    bad_metric_refs: FastSet<i64>,
     metric_cells: usize,
     stream_base_cells: usize,
     clock: u64,
@@ -247,17 +248,17 @@ impl Pipeline {
         Pipeline {
             span_limits: SpanLimits { max_attributes: cfg.max_attributes_per_span, max_events: cfg.max_events_per_span, max_links: cfg.max_links_per_span },
             resolver: Resolver::new(cfg.cache_entries),
-            spans: HashMap::new(),
+            spans: FastMap::default(),
             open_span_bytes: 0,
-            refused: HashSet::new(),
+            refused: FastSet::default(),
             end_queue: Vec::new(),
             placeholders: Vec::new(),
             pending: Vec::new(),
             traces: Batcher::new(cfg.max_spans_per_batch, cfg.max_batch_bytes),
             logs: Batcher::new(cfg.max_logs_per_batch, cfg.max_batch_bytes),
             streams: Vec::new(),
-            stream_index: HashMap::new(),
-            bad_metric_refs: HashSet::new(),
+            stream_index: FastMap::default(),
+            bad_metric_refs: FastSet::default(),
             metric_cells: 0,
             stream_base_cells: 0,
             clock: 0,
@@ -722,7 +723,7 @@ impl Pipeline {
                 return;
             }
         };
-        let (key, bodies) = canonical_attributes(attrs);
+        let key = canonical_attributes(attrs);
         let time = if m.time_unix_nano == 0 { self.now() } else { m.time_unix_nano };
         let value = Num::from_value(value);
         let exemplar = match (&m.span_context, context_key(&m.span_context)) {
@@ -742,7 +743,7 @@ impl Pipeline {
         };
         let stream = &mut self.streams[si];
         let before = stream.cells;
-        let res = stream.record(key, bodies, value, time, exemplar, lim);
+        let res = stream.record(key, value, time, exemplar, lim);
         self.metric_cells += stream.cells - before;
         match res {
             Recorded::Ok => {}

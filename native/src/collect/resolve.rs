@@ -6,7 +6,7 @@ use super::EntrySource;
 use crate::wire::decode;
 use crate::wire::encode::Enc;
 use crate::wire::messages::{AnyValue, DictRef, KeyValueRef};
-use std::collections::HashMap;
+use super::hash::FastMap;
 use std::sync::Arc;
 
 /// An OTLP `AnyValue` with every dictionary reference resolved.
@@ -91,9 +91,9 @@ impl Budget {
 /// Resolves references through an [`EntrySource`], caching strings, resources and
 /// scopes. Each cache holds at most `cache_limit` entries and is cleared when full.
 pub struct Resolver {
-    strings: HashMap<i64, Arc<str>>,
-    resources: HashMap<i64, Arc<ResourceInfo>>,
-    scopes: HashMap<i64, Arc<ScopeInfo>>,
+    strings: FastMap<i64, Arc<str>>,
+    resources: FastMap<i64, Arc<ResourceInfo>>,
+    scopes: FastMap<i64, Arc<ScopeInfo>>,
     cache_limit: usize,
     empty: Arc<str>,
     no_scope: Arc<ScopeInfo>,
@@ -103,9 +103,9 @@ impl Resolver {
     pub fn new(cache_limit: usize) -> Self {
         let no_resource = Arc::new(ResourceInfo { resource_ref: 0, encoded: Vec::new() });
         Resolver {
-            strings: HashMap::new(),
-            resources: HashMap::new(),
-            scopes: HashMap::new(),
+            strings: FastMap::default(),
+            resources: FastMap::default(),
+            scopes: FastMap::default(),
             cache_limit: cache_limit.max(1),
             empty: Arc::from(""),
             no_scope: Arc::new(ScopeInfo { scope_ref: 0, resource: no_resource, encoded: Vec::new() }),

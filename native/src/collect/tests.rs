@@ -4,7 +4,7 @@
 use super::*;
 use crate::wire::decode::{Dec, Field};
 use crate::wire::messages::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 // ------------------------------------------------------------------ a dictionary in memory
 
@@ -1258,4 +1258,21 @@ fn refuses_value_refs_that_expand_exponentially() {
     p.on_event(&mut f.d, Event { body: Some(AnyValue::ValueRef(two)), ..event(f.scope, None, DictRef(0), 1) });
     let logs = all_items(&p.take_logs());
     assert_eq!(any(&logs[0].msg(5)), "[s:leaf,s:leaf]");
+}
+
+/// Throughput check for measurements (not a timing assertion).
+#[test]
+#[ignore]
+fn bench_measurements_per_second() {
+    let mut f = fx();
+    let mut p = pipeline();
+    let keys: Vec<DictRef> = (0..4).map(|i| f.d.string(&format!("http.attr{i}"))).collect();
+    let m = f.d.metric("dur", f.scope, &Aggregation::Histogram { temporality: 1, boundaries: vec![1.0, 5.0, 10.0, 50.0, 100.0] });
+    let n = 500_000u32;
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        p.on_measurement(&mut f.d, meas(m, vec![kv_str(keys[0], "GET"), kv_int(keys[1], 200 + (i % 5) as i64), kv_str(keys[2], "/api/users")], 5, NumberValue::Double(3.0)));
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    eprintln!("{n} measurements in {dt:.3}s: {:.0}/s", n as f64 / dt);
 }

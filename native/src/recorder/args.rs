@@ -144,6 +144,15 @@ pub struct ValueEncoder {
 const MAX_VALUE_DEPTH: u32 = 16;
 
 impl ValueEncoder {
+    /// Truncates a string to the current value limit, counting a cut.
+    pub fn truncate_counted<'a>(&mut self, s: &'a [u8]) -> &'a [u8] {
+        let t = truncate_utf8(s, self.value_limit);
+        if t.len() < s.len() {
+            self.truncated += 1;
+        }
+        t
+    }
+
     /// Reads one value and writes it as an `AnyValue` message body.
     pub fn any_value(&mut self, args: &mut Args, enc: &mut Enc, depth: u32) -> Result<(), RecError> {
         if depth > MAX_VALUE_DEPTH {

@@ -402,7 +402,7 @@ impl Recorder {
         self.check_scope(scope)?;
         self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
         let max = self.max_len(RingKind::Spans);
-        let name = truncate_utf8(name, self.values.value_limit);
+        let name = self.values.truncate_counted(name);
         self.inner.clear();
         let mut enc = Enc::new(&mut self.inner);
         if has_parent {
@@ -444,7 +444,7 @@ impl Recorder {
         let code = a.u8()?;
         let message = a.blob()?;
         self.check_scope(scope)?;
-        let message = truncate_utf8(message, self.values.value_limit);
+        let message = self.values.truncate_counted(message);
         self.inner.clear();
         let mut enc = Enc::new(&mut self.inner);
         enc.fixed64(8, time.unwrap_or_else(now));
@@ -466,7 +466,7 @@ impl Recorder {
         let (scope, trace, span) = Self::ids(a)?;
         let name = a.blob()?;
         self.check_scope(scope)?;
-        let name = truncate_utf8(name, self.values.value_limit);
+        let name = self.values.truncate_counted(name);
         self.inner.clear();
         Enc::new(&mut self.inner).bytes_always(5, name);
         self.span_header(scope, trace, span);
@@ -595,7 +595,12 @@ impl Recorder {
             enc.end(e);
             enc.fixed64(3, time);
             Self::put_value(&mut enc, kind, vkind, raw);
-            self.layout.dict.count_drop(&self.map, RingKind::Measurements);
+            // The stand-in replaces the real message: count it as dropped once it is
+            // in the ring (a full ring counts its own drop).
+            if self.publish(RingKind::Measurements) {
+                self.layout.dict.count_drop(&self.map, RingKind::Measurements);
+            }
+            return Ok(());
         }
         self.publish(RingKind::Measurements);
         Ok(())
@@ -603,7 +608,11 @@ impl Recorder {
 
     fn put_value(enc: &mut Enc, int_stream: bool, vkind: u8, raw: u64) {
         if vkind == 2 {
-            enc.int64_always(4, raw as i64);
+            if int_stream {
+                enc.int64_always(4, raw as i64);
+            } else {
+                enc.double_always(5, raw as i64 as f64);
+            }
         } else {
             let v = f64::from_bits(raw);
             if int_stream {
@@ -634,7 +643,7 @@ impl Recorder {
         enc.int64(1, scope);
         enc.fixed64(2, time);
         enc.int64(3, severity as i64);
-        enc.bytes(4, truncate_utf8(severity_text, 256));
+        enc.bytes(4, self.values.truncate_counted(severity_text));
         if has_body {
             let b = enc.begin(5);
             self.values.any_value(a, &mut enc, 0)?;
@@ -657,7 +666,10 @@ impl Recorder {
             enc.bool_always(2, true);
             enc.end(v);
             enc.end(e);
-            self.layout.dict.count_drop(&self.map, RingKind::Events);
+            if self.publish(RingKind::Events) {
+                self.layout.dict.count_drop(&self.map, RingKind::Events);
+            }
+            return Ok(());
         }
         self.publish(RingKind::Events);
         Ok(())
