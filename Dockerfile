@@ -58,7 +58,11 @@ WORKDIR /src
 # Dependencies first (cached while only sources change). --ignore-scripts: the
 # package's own `install` script builds the addon, which needs the sources.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# (`npm install` only when `npm ci` refuses a lock file that lacks other
+# platforms' optional packages; it installs the same locked versions.)
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ || { echo 'npm ci refused the lock file; installing the locked versions with npm install' >&2; \
+      npm install --ignore-scripts --no-audit --no-fund; }
 COPY . .
 # `npm run build`: the native addon (cargo, copied to
 # ./otlp-mmap.<platform>.node) and the TypeScript (dist/).
@@ -85,7 +89,11 @@ COPY --from=rust-musl /usr/local/rustup /usr/local/rustup
 COPY --from=rust-musl /usr/local/cargo /usr/local/cargo
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# (`npm install` only when `npm ci` refuses a lock file that lacks other
+# platforms' optional packages; it installs the same locked versions.)
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ || { echo 'npm ci refused the lock file; installing the locked versions with npm install' >&2; \
+      npm install --ignore-scripts --no-audit --no-fund; }
 COPY . .
 RUN npm run build
 RUN node scripts/build-autoinstrumentation.js /autoinstrumentation
