@@ -11,7 +11,7 @@ use crate::file::create::{self, CreateOptions, FileLayout};
 use crate::file::layout::{varint_len, DictRef, RingKind, DICT_HEADER_SIZE};
 use crate::file::mapping::Mapping;
 use crate::wire::encode::Enc;
-use args::{fields, truncate_utf8, Args, ValueEncoder};
+use args::{fields, Args, ValueEncoder};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
