@@ -48,6 +48,8 @@ export interface NativeCollectorOptions {
   maxLogsPerBatch?: number;
   cardinalityLimit?: number;
   maxMessagesPerPoll?: number;
+  /** A native batch closes once it reaches this many bytes. */
+  maxBatchBytes?: number;
 }
 
 /** The complete, validated configuration of a collector. */
@@ -316,6 +318,7 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
     return s ? parseBytes(s.what, s.value) : def;
   };
 
+  const maxBatchBytes = bytes(flags.maxBatchBytes, '--max-batch-bytes', undefined, 1024 * 1024);
   const maxBatchSize = integer(flags.maxBatchSize, '--max-batch-size', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512) as number;
   const retryInitial = duration(flags.retryInitialDelay, '--retry-initial-delay', undefined, 1000);
   const retryMax = duration(flags.retryMaxDelay, '--retry-max-delay', undefined, 30_000);
@@ -340,7 +343,7 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
     pollIntervalMs: duration(flags.pollInterval, '--poll-interval', 'OTLP_MMAP_POLL_INTERVAL', 100),
     scanIntervalMs: duration(flags.scanInterval, '--scan-interval', undefined, 1000),
     batchDelayMs: duration(flags.batchDelay, '--batch-delay', 'OTEL_BSP_SCHEDULE_DELAY', 1000, true),
-    maxBatchBytes: bytes(flags.maxBatchBytes, '--max-batch-bytes', undefined, 1024 * 1024),
+    maxBatchBytes,
     queueBytes: bytes(flags.queueBytes, '--queue-bytes', 'OTLP_MMAP_QUEUE_BYTES', 64 * 1024 * 1024),
     metricIntervalMs: duration(flags.metricInterval, '--metric-interval', 'OTEL_METRIC_EXPORT_INTERVAL', 60_000),
     retry: { initialDelayMs: retryInitial, maxDelayMs: retryMax },
@@ -352,6 +355,7 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
       maxPendingEvents: integer(flags.maxPendingEvents, '--max-pending-events', undefined, undefined),
       cardinalityLimit: integer(flags.cardinalityLimit, '--cardinality-limit', 'OTEL_METRICS_CARDINALITY_LIMIT', undefined),
       maxMessagesPerPoll: integer(flags.maxMessagesPerPoll, '--max-messages-per-poll', undefined, undefined),
+      maxBatchBytes,
     },
     summaryIntervalMs: duration(flags.summaryInterval, '--summary-interval', undefined, 60_000, true),
     selfMetrics: flags.selfMetrics ?? true,

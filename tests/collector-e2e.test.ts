@@ -142,19 +142,19 @@ describeNative('collector end to end (native)', () => {
       rec.recordSpanStart(scope, trace, id(i), null, 1, 'work', 1, undefined, { i });
       process.stdout.write('ready\\n');
       function burst() {
-        for (let k = 0; k < 200; k++) {
+        for (let k = 0; k < 20; k++) {
           rec.recordSpanStart(scope, trace, id(i + 1), null, 1, 'work', 1, undefined, { i: i + 1 });
           rec.recordSpanEnd(scope, trace, id(i), undefined);
           i++;
         }
-        setImmediate(burst);
+        setTimeout(burst, 1);
       }
       burst();
     `;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const c = await startCollector({ batchDelay: '50ms' });
-    await receiver.waitForSpans(5000);
+    await receiver.waitForSpans(3000);
     const killed = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     child.kill('SIGKILL');
     await killed;

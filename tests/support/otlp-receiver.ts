@@ -408,19 +408,32 @@ export class OtlpReceiver extends EventEmitter {
     this.grpcUrl = `http://127.0.0.1:${port}`;
   }
 
+  private readonly flat = new WeakMap<ReceivedRequest, unknown[]>();
+
+  private flatOf<T>(signal: Signal, fn: (d: Decoded) => T[]): T[] {
+    const out: T[] = [];
+    for (const r of this.requests) {
+      if (r.signal !== signal) continue;
+      let f = this.flat.get(r) as T[] | undefined;
+      if (!f) this.flat.set(r, (f = fn(r.decoded)));
+      for (const x of f) out.push(x);
+    }
+    return out;
+  }
+
   /** All spans received so far. */
   spans(): FlatSpan[] {
-    return this.requests.filter((r) => r.signal === 'traces').flatMap((r) => flattenSpans(r.decoded));
+    return this.flatOf('traces', flattenSpans);
   }
 
   /** All metrics received so far (one entry per metric per request). */
   metrics(): FlatMetric[] {
-    return this.requests.filter((r) => r.signal === 'metrics').flatMap((r) => flattenMetrics(r.decoded));
+    return this.flatOf('metrics', flattenMetrics);
   }
 
   /** All log records received so far. */
   logs(): FlatLog[] {
-    return this.requests.filter((r) => r.signal === 'logs').flatMap((r) => flattenLogs(r.decoded));
+    return this.flatOf('logs', flattenLogs);
   }
 
   /**
