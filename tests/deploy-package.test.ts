@@ -59,27 +59,45 @@ afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('npm pack includes the native binary for this platform and the runtime files', () => {
-  expect(path.basename(tarball)).toBe(`${pkg.name}-${pkg.version}.tgz`);
-  for (const f of [
-    'package.json',
-    'index.js',
-    'index.mjs',
-    'index.d.ts',
-    'register.mjs',
-    'register.cjs',
-    'autoinstrumentation.js',
-    'collector/bin.js',
-    'scripts/build.js', // the package's install script
-    `otlp-mmap.${platformTriple()}.node`,
-    'dist/agent/index.js',
-    'dist/collector/index.js',
-  ]) {
-    expect(packed).toContain(f);
+/** Every file package.json points at: main, types, bin, exports targets, and the scripts npm runs on install. */
+function filesPackageJsonNeeds(): string[] {
+  const full = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    main?: string;
+    types?: string;
+    bin?: string | Record<string, string>;
+    exports?: unknown;
+    scripts?: Record<string, string>;
+  };
+  const out = new Set<string>(['package.json']);
+  const add = (p: string | undefined): void => {
+    if (p) out.add(path.posix.normalize(p).replace(/^\.\//, ''));
+  };
+  add(full.main);
+  add(full.types);
+  if (typeof full.bin === 'string') add(full.bin);
+  else for (const v of Object.values(full.bin ?? {})) add(v);
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') add(v);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  walk(full.exports);
+  for (const hook of ['preinstall', 'install', 'postinstall']) {
+    for (const m of (full.scripts?.[hook] ?? '').matchAll(/\bnode\s+(\S+\.[cm]?js)\b/g)) add(m[1]);
   }
+  return [...out].sort();
+}
+
+test('npm pack includes the native binary for this platform and every file package.json points at', () => {
+  expect(path.basename(tarball)).toBe(`${pkg.name}-${pkg.version}.tgz`);
+  const needed = [...filesPackageJsonNeeds(), `otlp-mmap.${platformTriple()}.node`];
+  // The entry points the deployment docs use are among them.
+  expect(needed).toEqual(expect.arrayContaining(['register.mjs', 'register.cjs', 'autoinstrumentation.js', 'collector/bin.js', 'index.js']));
+  expect(needed.filter((f) => !packed.includes(f))).toEqual([]);
+  expect(packed.some((f) => f.startsWith('dist/agent/'))).toBe(true);
   expect(packed.some((f) => f.startsWith('dist/instrumentations/'))).toBe(true);
+  expect(packed.some((f) => f.startsWith('dist/collector/'))).toBe(true);
   // Not the development tree.
-  for (const prefix of ['tests/', 'bench/', 'native/target/', 'node_modules/', 'build/']) {
+  for (const prefix of ['tests/', 'bench/', 'native/target/', 'node_modules/', 'build/', 'deploy/']) {
     expect(packed.filter((f) => f.startsWith(prefix))).toEqual([]);
   }
 });
