@@ -375,7 +375,7 @@ export class TracerProvider implements ApiTracerProvider {
         this.tracers.set(key, tracer);
       } catch (e) {
         reportOnce('getTracer', e);
-        return traceApi.getTracerProvider() === this ? noopTracer() : traceApi.getTracer(n, version);
+        return noopTracer();
       }
     }
     return tracer;
