@@ -1,10 +1,14 @@
 'use strict';
 // otlp-mmap/register.cjs: `node --require otlp-mmap/register.cjs app.js`, for injectors that only
 // know `--require`. Same result as register.mjs, ESM loader hook included. All logic is in dist/agent.
-let agent;
-try {
-  agent = require('./dist/agent/index.js');
-} catch (e) {
-  process.stderr.write(`otlp-mmap: the agent is not built (${e && e.message}); run \`npm run build\`. This process runs without telemetry.\n`);
+// Node runs --require preloads again in its module-hooks thread and in worker threads; the agent
+// belongs to the main thread only, so nothing is loaded there.
+if (require('node:worker_threads').isMainThread) {
+  let agent;
+  try {
+    agent = require('./dist/agent/index.js');
+  } catch (e) {
+    process.stderr.write(`otlp-mmap: the agent is not built (${e && e.message}); run \`npm run build\`. This process runs without telemetry.\n`);
+  }
+  if (agent) agent.register('require');
 }
-if (agent) agent.register('require');
