@@ -163,6 +163,37 @@ pub struct PipelineStats {
     pub dictionary_errors: u64,
 }
 
+impl PipelineStats {
+    /// Every counter with its field name, in declaration order (for JSON and
+    /// self-metrics).
+    pub fn pairs(&self) -> [(&'static str, u64); 22] {
+        [
+            ("open_spans", self.open_spans),
+            ("open_span_bytes", self.open_span_bytes),
+            ("spans_started", self.spans_started),
+            ("spans_finished", self.spans_finished),
+            ("spans_incomplete", self.spans_incomplete),
+            ("spans_overflowed", self.spans_overflowed),
+            ("spans_orphaned", self.spans_orphaned),
+            ("span_events_attached", self.span_events_attached),
+            ("span_events_dropped", self.span_events_dropped),
+            ("span_links_dropped", self.span_links_dropped),
+            ("span_attributes_dropped", self.span_attributes_dropped),
+            ("pending_events", self.pending_events),
+            ("pending_overflowed", self.pending_overflowed),
+            ("log_records", self.log_records),
+            ("measurements", self.measurements),
+            ("measurements_ignored", self.measurements_ignored),
+            ("measurements_overflowed", self.measurements_overflowed),
+            ("measurements_dropped", self.measurements_dropped),
+            ("metric_streams", self.metric_streams),
+            ("metric_streams_overflowed", self.metric_streams_overflowed),
+            ("bad_records", self.bad_records),
+            ("dictionary_errors", self.dictionary_errors),
+        ]
+    }
+}
+
 struct Pending {
     key: SpanKey,
     ev: Event,

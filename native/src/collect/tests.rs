@@ -1276,3 +1276,11 @@ fn bench_measurements_per_second() {
     let dt = t0.elapsed().as_secs_f64();
     eprintln!("{n} measurements in {dt:.3}s: {:.0}/s", n as f64 / dt);
 }
+
+#[test]
+fn stats_pairs_name_every_counter() {
+    let st = PipelineStats { dictionary_errors: 7, open_spans: 2, ..Default::default() };
+    let pairs = st.pairs();
+    assert_eq!(pairs.len(), format!("{st:?}").matches(':').count());
+    assert!(pairs.contains(&("dictionary_errors", 7)) && pairs.contains(&("open_spans", 2)));
+}
