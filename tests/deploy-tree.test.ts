@@ -249,6 +249,67 @@ describe('apps outside the repository, instrumented by the copied tree alone', (
   });
 });
 
+describe('an ESM app with its own node_modules (express), the agent in the copied tree', () => {
+  test('express, resolved from the app’s node_modules, is instrumented: the server span is named by its route', () => {
+    const appDir = path.join(work, 'express-app');
+    const dir = path.join(work, 'mmap-express');
+    fs.mkdirSync(appDir);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(appDir, 'package.json'), JSON.stringify({ name: 'express-app', version: '1.0.0', private: true, type: 'module' }));
+    const devExpress = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'express', 'package.json'), 'utf8')).version as string;
+    const install = spawnSync('npm', ['install', `express@${devExpress}`, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
+      cwd: appDir,
+      encoding: 'utf8',
+      env: cleanEnv({}),
+      timeout: 180_000,
+    });
+    if (install.status !== 0) throw new Error(`npm install express failed: ${install.stderr}`);
+    // The app's dependencies hold no OpenTelemetry package: the agent's come from the tree only.
+    expect(fs.existsSync(path.join(appDir, 'node_modules', '@opentelemetry'))).toBe(false);
+    fs.writeFileSync(
+      path.join(appDir, 'server.mjs'),
+      `import express from 'express';
+import http from 'node:http';
+const app = express();
+app.get('/users/:id', (req, res) => res.send('user ' + req.params.id));
+const server = app.listen(0, '127.0.0.1', () => {
+  http.get({ host: '127.0.0.1', port: server.address().port, path: '/users/42' }, (res) => {
+    let b = '';
+    res.on('data', (c) => { b += c; });
+    res.on('end', () => { process.stdout.write(b + '\\n'); server.close(); });
+  });
+});
+`,
+    );
+    const r = spawnSync(process.execPath, ['server.mjs'], {
+      cwd: appDir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: cleanEnv({ NODE_OPTIONS: `--require ${path.join(tree, 'autoinstrumentation.js')}`, OTLP_MMAP_DIR: dir }),
+    });
+    if (r.status !== 0) throw new Error(`express app failed (${r.status}): ${r.stderr}`);
+    expect(r.stdout).toBe('user 42\n');
+    const files = fs.readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const readerScript = path.join(work, 'read-spans.cjs');
+    fs.writeFileSync(readerScript, READ_SPANS);
+    const read = spawnSync(process.execPath, [readerScript, path.join(tree, 'index.js'), path.join(dir, files[0])], {
+      cwd: appDir,
+      encoding: 'utf8',
+      env: cleanEnv({}),
+    });
+    if (read.status !== 0) throw new Error(read.stderr);
+    const spans = JSON.parse(read.stdout) as SpanMessage[];
+    const { server } = clientServerPair(spans);
+    // The express instrumentation renames the server span after the route ...
+    const finalName = spans.filter((s) => s.spanId === server.spanId && typeof s.name === 'string').map((s) => s.name).pop();
+    expect(finalName).toBe('GET /users/:id');
+    // ... and records the route handler as a child of the server span.
+    const handler = spans.filter((s) => s.type === 'start' && s.parentSpanId === server.spanId && s.kind === 1);
+    expect(handler.map((s) => s.name)).toContain('request handler - /users/:id');
+  });
+});
+
 describe('a tree without a binary for the platform (a glibc tree in an Alpine app)', () => {
   test('the app runs uninstrumented, with one warning that names the platform', () => {
     const copy = path.join(work, 'pod-other-platform');
