@@ -66,55 +66,83 @@ function resourceLabel(resource: OtlpResource | undefined): string {
   return resource && resource.attributes.length > 0 ? formatAttributes(resource.attributes) : '(empty)';
 }
 
-/** Renders an `ExportTraceServiceRequest`. */
-export function formatTraces(bytes: Uint8Array): string {
+/** Remembers printed resources so that a repeated resource is shown as one short line. */
+export type ResourceMemory = Set<string>;
+
+function resourceLine(resource: OtlpResource | undefined, memory?: ResourceMemory): string {
+  const full = resourceLabel(resource);
+  if (!memory) return `resource ${full}`;
+  if (memory.has(full)) {
+    const name = resource?.attributes.find((kv) => kv.key === 'service.name');
+    return `resource ${name ? `service.name=${formatAnyValue(name.value)} ` : ''}(as above)`;
+  }
+  if (memory.size > 1000) memory.clear();
+  memory.add(full);
+  return `resource ${full}`;
+}
+
+/**
+ * Renders an `ExportTraceServiceRequest`: per resource, one tree per trace (a
+ * child under its parent when both are in the batch, whatever their scopes).
+ */
+export function formatTraces(bytes: Uint8Array, memory?: ResourceMemory): string {
   const out: string[] = [];
+  type Item = { span: OtlpSpan; scope: string };
+  // A merged batch may repeat a resource: its spans are shown together, so that trees are whole.
+  const groups = new Map<string, { resource: OtlpResource | undefined; scopes: Array<{ scope?: OtlpScope; spans: OtlpSpan[] }> }>();
   for (const rs of decodeTraceRequest(bytes)) {
-    out.push(`resource ${resourceLabel(rs.resource)}`);
+    const key = resourceLabel(rs.resource);
+    const g = groups.get(key);
+    if (g) g.scopes.push(...rs.scopes);
+    else groups.set(key, { resource: rs.resource, scopes: [...rs.scopes] });
+  }
+  for (const rs of groups.values()) {
+    out.push(resourceLine(rs.resource, memory));
+    const byTrace = new Map<string, Item[]>();
     for (const ss of rs.scopes) {
-      out.push(`  scope ${scopeLabel(ss.scope)}: ${ss.spans.length} span(s)`);
-      const byTrace = new Map<string, OtlpSpan[]>();
-      for (const s of ss.spans) {
-        const t = hex(s.traceId);
+      const scope = scopeLabel(ss.scope);
+      for (const span of ss.spans) {
+        const t = hex(span.traceId);
         let list = byTrace.get(t);
         if (!list) byTrace.set(t, (list = []));
-        list.push(s);
+        list.push({ span, scope });
       }
-      for (const [traceId, spans] of byTrace) {
-        out.push(`    trace ${traceId}`);
-        const ids = new Set(spans.map((s) => hex(s.spanId)));
-        const children = new Map<string, OtlpSpan[]>();
-        const roots: OtlpSpan[] = [];
-        for (const s of spans) {
-          const parent = hex(s.parentSpanId);
-          if (parent !== '-' && ids.has(parent)) {
-            let c = children.get(parent);
-            if (!c) children.set(parent, (c = []));
-            c.push(s);
-          } else {
-            roots.push(s);
-          }
+    }
+    for (const [traceId, items] of byTrace) {
+      out.push(`  trace ${traceId}`);
+      const ids = new Set(items.map((i) => hex(i.span.spanId)));
+      const children = new Map<string, Item[]>();
+      const roots: Item[] = [];
+      for (const i of items) {
+        const parent = hex(i.span.parentSpanId);
+        if (parent !== '-' && ids.has(parent)) {
+          let c = children.get(parent);
+          if (!c) children.set(parent, (c = []));
+          c.push(i);
+        } else {
+          roots.push(i);
         }
-        const byStart = (a: OtlpSpan, b: OtlpSpan): number => ((a.startTimeUnixNano ?? 0n) < (b.startTimeUnixNano ?? 0n) ? -1 : 1);
-        const visit = (s: OtlpSpan, depth: number, seen: Set<OtlpSpan>): void => {
-          if (seen.has(s)) return;
-          seen.add(s);
-          const pad = '      ' + '  '.repeat(depth);
-          const parent = hex(s.parentSpanId);
-          const parentNote = depth === 0 && parent !== '-' ? ` parent=${parent}` : '';
-          const status = s.status?.code ? ` status=${STATUS[s.status.code] ?? s.status.code}${s.status.message ? `(${JSON.stringify(s.status.message)})` : ''}` : '';
-          out.push(`${pad}${depth > 0 ? '└─ ' : ''}${s.name ?? ''} [${SPAN_KINDS[s.kind ?? 0] ?? s.kind}] ${duration(s.startTimeUnixNano, s.endTimeUnixNano)} span=${hex(s.spanId)}${parentNote}${status}`);
-          const inner = pad + (depth > 0 ? '   ' : '') + '   ';
-          if (s.attributes.length > 0) out.push(`${inner}${formatAttributes(s.attributes)}`);
-          for (const e of s.events) out.push(`${inner}event ${e.name ?? ''} at ${isoTime(e.timeUnixNano)} ${formatAttributes(e.attributes)}`.trimEnd());
-          for (const l of s.links) out.push(`${inner}link trace=${hex(l.traceId)} span=${hex(l.spanId)} ${formatAttributes(l.attributes)}`.trimEnd());
-          for (const c of (children.get(hex(s.spanId)) ?? []).sort(byStart)) visit(c, depth + 1, seen);
-        };
-        const seen = new Set<OtlpSpan>();
-        for (const r of roots.sort(byStart)) visit(r, 0, seen);
-        // Spans in a parent cycle (malformed input) are still shown.
-        for (const s of spans) if (!seen.has(s)) visit(s, 0, seen);
       }
+      const byStart = (a: Item, b: Item): number => ((a.span.startTimeUnixNano ?? 0n) < (b.span.startTimeUnixNano ?? 0n) ? -1 : 1);
+      const seen = new Set<Item>();
+      const visit = (i: Item, depth: number): void => {
+        if (seen.has(i)) return;
+        seen.add(i);
+        const s = i.span;
+        const pad = '    ' + '   '.repeat(depth);
+        const parent = hex(s.parentSpanId);
+        const parentNote = depth === 0 && parent !== '-' ? ` parent=${parent}` : '';
+        const status = s.status?.code ? ` status=${STATUS[s.status.code] ?? s.status.code}${s.status.message ? `(${JSON.stringify(s.status.message)})` : ''}` : '';
+        out.push(`${pad}${depth > 0 ? '└─ ' : ''}${s.name ?? ''} [${SPAN_KINDS[s.kind ?? 0] ?? s.kind}] ${duration(s.startTimeUnixNano, s.endTimeUnixNano)} span=${hex(s.spanId)}${parentNote}${status} (${i.scope})`);
+        const inner = pad + (depth > 0 ? '   ' : '') + '  ';
+        if (s.attributes.length > 0) out.push(`${inner}${formatAttributes(s.attributes)}`);
+        for (const e of s.events) out.push(`${inner}event ${e.name ?? ''} at ${isoTime(e.timeUnixNano)} ${formatAttributes(e.attributes)}`.trimEnd());
+        for (const l of s.links) out.push(`${inner}link trace=${hex(l.traceId)} span=${hex(l.spanId)} ${formatAttributes(l.attributes)}`.trimEnd());
+        for (const c of (children.get(hex(s.spanId)) ?? []).sort(byStart)) visit(c, depth + 1);
+      };
+      for (const r of roots.sort(byStart)) visit(r, 0);
+      // Spans in a parent cycle (malformed input) are still shown.
+      for (const i of items) if (!seen.has(i)) visit(i, 0);
     }
   }
   return out.join('\n');
@@ -137,8 +165,12 @@ function metricLines(m: OtlpMetric, out: string[]): void {
   } else if (m.histogram) {
     out.push(`    ${m.name} histogram ${TEMPORALITY[m.histogram.aggregationTemporality ?? 0]}${unit}`);
     for (const p of m.histogram.dataPoints) {
-      const buckets = p.bucketCounts.map((c, i) => `${i < p.explicitBounds.length ? `≤${p.explicitBounds[i]}` : '+Inf'}:${c}`).join(' ');
-      out.push(`${pad}{${formatAttributes(p.attributes)}} count=${p.count ?? 0n} sum=${p.sum ?? '-'} min=${p.min ?? '-'} max=${p.max ?? '-'} buckets=[${buckets}]${exemplarText(p.exemplars)}`);
+      // Only the buckets that counted something: `≤bound:count` (`>bound` for the last one).
+      const buckets = p.bucketCounts
+        .map((c, i) => (c === 0n ? '' : `${i < p.explicitBounds.length ? `≤${p.explicitBounds[i]}` : `>${p.explicitBounds[p.explicitBounds.length - 1] ?? '-Inf'}`}:${c}`))
+        .filter(Boolean)
+        .join(' ');
+      out.push(`${pad}{${formatAttributes(p.attributes)}} count=${p.count ?? 0n} sum=${p.sum ?? '-'} min=${p.min ?? '-'} max=${p.max ?? '-'} buckets=[${buckets}] (${p.explicitBounds.length} bounds)${exemplarText(p.exemplars)}`);
     }
   } else if (m.exponentialHistogram) {
     out.push(`    ${m.name} exponential_histogram ${TEMPORALITY[m.exponentialHistogram.aggregationTemporality ?? 0]}${unit}`);
@@ -156,10 +188,10 @@ function metricLines(m: OtlpMetric, out: string[]): void {
 }
 
 /** Renders an `ExportMetricsServiceRequest`. */
-export function formatMetrics(bytes: Uint8Array): string {
+export function formatMetrics(bytes: Uint8Array, memory?: ResourceMemory): string {
   const out: string[] = [];
   for (const rm of decodeMetricsRequest(bytes)) {
-    out.push(`resource ${resourceLabel(rm.resource)}`);
+    out.push(resourceLine(rm.resource, memory));
     for (const sm of rm.scopes) {
       out.push(`  scope ${scopeLabel(sm.scope)}: ${sm.metrics.length} metric(s)`);
       for (const m of sm.metrics) metricLines(m, out);
@@ -169,10 +201,10 @@ export function formatMetrics(bytes: Uint8Array): string {
 }
 
 /** Renders an `ExportLogsServiceRequest`. */
-export function formatLogs(bytes: Uint8Array): string {
+export function formatLogs(bytes: Uint8Array, memory?: ResourceMemory): string {
   const out: string[] = [];
   for (const rl of decodeLogsRequest(bytes)) {
-    out.push(`resource ${resourceLabel(rl.resource)}`);
+    out.push(resourceLine(rl.resource, memory));
     for (const sl of rl.scopes) {
       out.push(`  scope ${scopeLabel(sl.scope)}: ${sl.logRecords.length} log record(s)`);
       for (const r of sl.logRecords) {
