@@ -76,8 +76,8 @@ RUN mkdir -p /package && npm pack --pack-destination /package
 # Apps on Alpine need the linux-<arch>-musl binary: the glibc tree above fails
 # to load there, and the loader's error names the platform (linux-x64-musl).
 # These targets build the same tree on Alpine:
-#   docker build --target agent-musl -t otlp-mmap-agent:musl .
-#   docker build --target collector-musl -t otlp-mmap-collector:musl .
+#   docker build --target agent-musl -t otlp-mmap-agent:0.1.0-musl .
+#   docker build --target collector-musl -t otlp-mmap-collector:0.1.0-musl .
 FROM rust:${RUST_VERSION}-alpine AS rust-musl
 
 FROM node:${NODE_VERSION}-alpine AS builder-musl
@@ -87,6 +87,9 @@ ENV RUSTUP_HOME=/usr/local/rustup \
     PATH=/usr/local/cargo/bin:$PATH
 COPY --from=rust-musl /usr/local/rustup /usr/local/rustup
 COPY --from=rust-musl /usr/local/cargo /usr/local/cargo
+# rustup's musl toolchain links statically by default, which cannot produce the
+# shared library (cdylib) Node loads: link against musl dynamically.
+ENV RUSTFLAGS="-C target-feature=-crt-static"
 WORKDIR /src
 COPY package.json package-lock.json ./
 # (`npm install` only when `npm ci` refuses a lock file that lacks other

@@ -88,7 +88,7 @@ function last(stage: Stage, op: string): Instruction {
 function stageEnv(stage: Stage): Map<string, string> {
   const env = new Map<string, string>();
   for (const i of only(stage, 'ENV')) {
-    for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) env.set(m[1], m[2]);
+    for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)/g)) env.set(m[1], m[2].replace(/^"(.*)"$/, '$1'));
   }
   return env;
 }
@@ -313,6 +313,8 @@ describe('Dockerfile', () => {
       expect(copiesFrom(a)).toEqual([[builder, '/autoinstrumentation', '/autoinstrumentation']]);
       expect(execForm(last(a, 'CMD').args)).toEqual(['cp', '-r', '/autoinstrumentation/.', OPERATOR_NODEJS_MOUNT]);
     }
+    // rustup's musl toolchain links statically by default and then drops the cdylib.
+    expect(stageEnv(stage('builder-musl')).get('RUSTFLAGS')).toContain('target-feature=-crt-static');
     // The script the Dockerfile calls is the one in the repository.
     expect(fs.existsSync(path.join(root, 'scripts', 'build-autoinstrumentation.js'))).toBe(true);
   });
