@@ -1,5 +1,20 @@
 //! Metric streams: one per `MetricRef`, aggregating measurements per attribute set
 //! as the stream's aggregation says, and encoding OTLP `Metric` messages.
+//!
+//! | aggregation | per point | reported | start time |
+//! |---|---|---|---|
+//! | gauge | last value by measurement time (ties: the later one read) | every collect, until the file ends | first measurement |
+//! | sum, delta | sum of the measurements since the previous collect (measurements are increments) | when it had measurements; then reset | previous collect, or the first measurement before the first collect |
+//! | sum, cumulative (or unspecified) | running sum | every collect | first measurement |
+//! | histogram / exponential histogram | count, sum, min, max, buckets | as for sums | as for sums |
+//!
+//! Monotonic sums ignore negative values; NaN and infinities are ignored
+//! everywhere. `time_unix_nano` is the collect time. A point is an integer while
+//! every measurement was `as_long`, a double otherwise. Attribute sets are compared
+//! by resolved content, regardless of order; per stream at most
+//! `cardinality_limit - 1` sets are kept, the rest aggregate into
+//! `otel.metric.overflow = true`. Exemplars: the most recent `max_exemplars`
+//! measurements taken in a sampled span (flags bit 0).
 
 use super::exphist::{self, ExpHistogram};
 use super::otlp;

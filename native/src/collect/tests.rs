@@ -1284,3 +1284,9 @@ fn stats_pairs_name_every_counter() {
     assert_eq!(pairs.len(), format!("{st:?}").matches(':').count());
     assert!(pairs.contains(&("dictionary_errors", 7)) && pairs.contains(&("open_spans", 2)));
 }
+
+#[test]
+fn a_pipeline_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Pipeline>();
+}
