@@ -31,6 +31,9 @@ export interface CollectorStats {
     read: Record<RingName, number>;
     dropped: Record<RingName, number>;
     openSpans: number;
+    /** Native pipeline counters of the file (see `FileCollectorStatus.pipeline`). */
+    pipeline: Record<string, number>;
+    skipped: Record<RingName, number>;
   }>;
   read: Record<RingName, number>;
   export: Record<Signal, SignalExportStats>;
@@ -233,6 +236,8 @@ export class Collector {
       read: { ...s.read },
       dropped: { ...(s.lastStatus?.dropped ?? { events: 0, spans: 0, measurements: 0 }) },
       openSpans: s.lastStatus?.openSpans ?? 0,
+      pipeline: { ...(s.lastStatus?.pipeline ?? {}) },
+      skipped: { ...(s.lastStatus?.skipped ?? { events: 0, spans: 0, measurements: 0 }) },
     }));
     return {
       files,
@@ -426,7 +431,7 @@ export class Collector {
     this.sources.delete(s.key);
     if (this.byPath.get(s.path) === s) this.byPath.delete(s.path);
     this.retired.push(s);
-    if (this.retired.length > 1000) this.retired.shift();
+    if (this.retired.length > 100) this.retired.shift();
   }
 
   private removeFile(s: FileSource): void {

@@ -33,6 +33,11 @@ export interface FileCollectorStatus {
   rings: Record<RingName, { slots: number; slotSize: number; used: number }>;
   dictionaryBytes: number;
   openSpans: number;
+  /** Slots a dead writer claimed but never published, skipped by `finish()`. */
+  skipped?: Record<RingName, number>;
+  badRecords?: number;
+  /** Counters of the native pipeline (`spans_overflowed`, `measurements_dropped`, ...). */
+  pipeline?: Record<string, number>;
 }
 
 /** The native collector of one file (see the package's `index.d.ts`). */

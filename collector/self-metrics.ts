@@ -9,6 +9,8 @@ import type { CollectorStats } from './collector';
 import type { RingName } from './native';
 
 const RINGS: RingName[] = ['events', 'spans', 'measurements'];
+/** Native pipeline values that go up and down (not counters). */
+const GAUGE_COUNTERS = new Set(['open_spans', 'open_span_bytes', 'pending_events', 'metric_streams']);
 
 /** Encodes the collector's counters as an `ExportMetricsServiceRequest`. */
 export function encodeSelfMetrics(stats: CollectorStats, version: string, startTimeUnixNano: bigint, nowUnixNano: bigint): Buffer {
@@ -19,6 +21,24 @@ export function encodeSelfMetrics(stats: CollectorStats, version: string, startT
       unit: '{message}',
       kind: 'sum',
       points: stats.files.flatMap((f) => RINGS.map((ring) => ({ attributes: { 'otlp_mmap.file': f.path, 'otlp_mmap.ring': ring }, value: f.dropped[ring] }))),
+    },
+    {
+      name: 'otlp_mmap.file.skipped',
+      description: 'Slots a dead writer claimed but never published, skipped when its file was finished.',
+      unit: '{message}',
+      kind: 'sum',
+      points: stats.files.flatMap((f) => RINGS.map((ring) => ({ attributes: { 'otlp_mmap.file': f.path, 'otlp_mmap.ring': ring }, value: f.skipped[ring] }))),
+    },
+    {
+      name: 'otlp_mmap.file.collect',
+      description: 'Counters of the native collector per file: spans started/finished/incomplete/overflowed, events, measurements dropped or overflowed, bad records, ...',
+      unit: '{item}',
+      kind: 'sum',
+      points: stats.files.flatMap((f) =>
+        Object.entries(f.pipeline)
+          .filter(([name]) => !GAUGE_COUNTERS.has(name))
+          .map(([name, value]) => ({ attributes: { 'otlp_mmap.file': f.path, 'otlp_mmap.counter': name }, value })),
+      ),
     },
     {
       name: 'otlp_mmap.file.open_spans',

@@ -76,6 +76,47 @@ describe('otlp-mmap CLI', () => {
     expect(r.stderr).toContain('cannot read /nonexistent/x.otlp-mmap');
   });
 
+  test('inspect prints the header, rings, fill and drop counters; --follow prints messages until the writer exits', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const native = require('..') as typeof import('..');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-inspect-'));
+    const file = path.join(dir, 'inspected.otlp-mmap');
+    const rec = native.openRecorder(file, { events: { slots: 64, slotSize: 256 }, spans: { slots: 128, slotSize: 256 }, measurements: { slots: 256, slotSize: 128 } });
+    const scope = rec.createInstrumentationScope(rec.createResource({ 'service.name': 'inspected' }), 'inspect-scope', '1');
+    for (let i = 0; i < 3; i++) rec.recordSpanStart(scope, 'ab'.repeat(16), `${i}`.padStart(16, '0'), null, 1, `span-${i}`, 1, undefined, { i });
+
+    const once = run(['inspect', file]);
+    expect(once.code).toBe(0);
+    expect(once.stdout).toContain(`file        ${file}`);
+    expect(once.stdout).toContain('version     1');
+    expect(once.stdout).toMatch(/writer\s+alive/);
+    expect(once.stdout).toMatch(/^events\s+\d+\s+64\s+256\s+-1\s+-1\s+0\s+0\.0%\s+0$/m);
+    expect(once.stdout).toMatch(/^spans\s+\d+\s+128\s+256\s+-1\s+2\s+3\s+2\.3%\s+0$/m);
+    expect(once.stdout).toMatch(/^measurements\s+\d+\s+256\s+128\s+/m);
+    expect(once.stdout).toMatch(/dictionary\s+offset \d+, \d+ bytes used, \d+ entries/);
+
+    const child = spawn(process.execPath, [BIN, 'inspect', file, '--follow', '--interval', '20ms'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The three spans, then one more written while following.
+    await new Promise<void>((resolve) => {
+      const check = (): void => (out.includes('span-2') ? resolve() : void setTimeout(check, 20));
+      check();
+    });
+    rec.recordSpanStart(scope, 'ab'.repeat(16), '9'.padStart(16, '0'), null, 1, 'span-late', 1, undefined, undefined);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (out.includes('span-late') ? resolve() : void setTimeout(check, 20));
+      check();
+    });
+    rec.close(); // the writer exits: --follow ends
+    expect(await exited).toBe(0);
+    const messages = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { ring: string });
+    expect(messages).toHaveLength(4);
+    expect(messages.every((m) => m.ring === 'spans')).toBe(true);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('collect runs, serves /healthz (probed by `otlp-mmap health`), and exits 0 on SIGTERM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-cli-'));
     const child = spawn(process.execPath, [BIN, 'collect', '--dir', dir, '--exporter', 'none', '--health-port', '0', '--health-host', '127.0.0.1'], {

@@ -460,6 +460,15 @@ test('exports its own otlp_mmap.* metrics: per-file drop counters and read/expor
   expect(read.data.isMonotonic).toBe(true);
 });
 
+test('logs a one-line summary periodically', async () => {
+  writeFake(tmp, 'a.otlp-mmap', { batches: [['s1', 's2']], dropped: { events: 0, spans: 3, measurements: 0 } });
+  const logger = memoryLogger();
+  await startWith({ summaryInterval: '30ms' }, {}, [], logger);
+  await receiver.waitForSpans(2);
+  const line = await receiver.waitFor('a summary line after the export', () => logger.lines.find((l) => l.startsWith('info: summary:') && l.includes('traces=1')));
+  expect(line).toBe('info: summary: files=1 | read events=0 spans=4 measurements=0 | exported batches traces=1 metrics=0 logs=0 | failed=0 retries=0 | queue=0B/0 dropped=0 | file drops events=0 spans=3 measurements=0');
+});
+
 // ---------------------------------------------------------------- console exporter
 
 test('the console exporter prints spans as a tree with ids, durations and attributes', async () => {
