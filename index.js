@@ -191,24 +191,26 @@ function parseAggregation(agg) {
 
 // ------------------------------------------------------------------ the recorder
 
-// Hex digit values by char code (-1 for anything else).
-const HEX = new Int8Array(128).fill(-1);
-for (let i = 0; i < 10; i++) HEX[48 + i] = i;
-for (let i = 0; i < 6; i++) {
-  HEX[97 + i] = 10 + i;
-  HEX[65 + i] = 10 + i;
+// Byte value of every pair of hex characters, indexed by (first << 7 | second)
+// for 7-bit char codes; -1 for anything that is not two hex digits.
+const HEX_PAIRS = new Int16Array(1 << 14).fill(-1);
+{
+  const digits = '0123456789abcdefABCDEF';
+  const value = (c) => parseInt(c, 16);
+  for (const a of digits) for (const b of digits) HEX_PAIRS[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = (value(a) << 4) | value(b);
 }
 
 /** Decodes `bytes` bytes of hex from `s` into `buf` at `pos`; false on a non-hex character. */
 function hexInto(buf, pos, s, bytes) {
   let bad = 0;
   for (let i = 0; i < bytes; i++) {
-    const hi = HEX[s.charCodeAt(2 * i) & 127];
-    const lo = HEX[s.charCodeAt(2 * i + 1) & 127];
-    bad |= hi | lo | (s.charCodeAt(2 * i) | s.charCodeAt(2 * i + 1)) & 0xff80;
-    buf[pos + i] = (hi << 4) | lo;
+    const hi = s.charCodeAt(2 * i);
+    const lo = s.charCodeAt(2 * i + 1);
+    const v = HEX_PAIRS[((hi << 7) | lo) & 0x3fff];
+    bad |= v | ((hi | lo) & 0xff80);
+    buf[pos + i] = v;
   }
-  return bad >= 0 && (bad & 0xff80) === 0;
+  return bad >= 0;
 }
 
 const INITIAL_CALL_BUFFER = 64 * 1024;
@@ -240,7 +242,12 @@ class RecorderImpl {
     this._maxChars = Math.max(ev[1], sp[1], me[1]);
     this._keys = new Map();
     this._refs = new Map();
+    // Keys met during encoding that still need interning: [position, key, ...] and its length.
     this._pending = [];
+    this._npending = 0;
+    // The last hex trace id decoded, and its bytes (spans of one trace share it).
+    this._lastTrace = '';
+    this._lastTraceBytes = new Uint8Array(16);
     this._metricInt = new Map();
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
@@ -313,8 +320,19 @@ class RecorderImpl {
   _id(v, bytes, arg) {
     this._ensure(bytes);
     if (typeof v === 'string') {
-      if (v.length !== bytes * 2 || !hexInto(this._buf, this._pos, v, bytes)) {
+      if (bytes === 16 && v === this._lastTrace) {
+        const src = this._lastTraceBytes;
+        const buf = this._buf;
+        const pos = this._pos;
+        for (let i = 0; i < 16; i++) buf[pos + i] = src[i];
+      } else if (v.length !== bytes * 2 || !hexInto(this._buf, this._pos, v, bytes)) {
         throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
+      } else if (bytes === 16) {
+        const dst = this._lastTraceBytes;
+        const buf = this._buf;
+        const pos = this._pos;
+        for (let i = 0; i < 16; i++) dst[i] = buf[pos + i];
+        this._lastTrace = v;
       }
     } else if (v instanceof Uint8Array) {
       if (v.length !== bytes) throw new RangeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${v.length} bytes`);
@@ -328,7 +346,7 @@ class RecorderImpl {
     this._ensure(9);
     if (t === undefined) {
       this._buf[this._pos] = 0;
-      this._dv.setBigUint64(this._pos + 1, 0n, true);
+      this._dv.setFloat64(this._pos + 1, 0, true); // eight zero bytes, no BigInt
     } else if (typeof t === 'bigint') {
       if (t < 0n || t > MAX_U64) throw new RangeError(`${arg} must be nanoseconds since the epoch from 0 to 2^64-1, got ${t}n`);
       this._buf[this._pos] = 1;
@@ -362,7 +380,8 @@ class RecorderImpl {
       this._f64(r);
       return;
     }
-    this._pending.push(this._pos, k);
+    this._pending[this._npending++] = this._pos;
+    this._pending[this._npending++] = k;
     this._f64(0);
   }
   _value(v, arg, depth, allowMaps) {
@@ -459,13 +478,14 @@ class RecorderImpl {
   _begin(whole) {
     if (this.closed) throw new TypeError('recorder is closed: open a new one with openRecorder()');
     this._pos = 0;
-    this._pending.length = 0;
+    this._npending = 0;
     this._whole = whole === true;
   }
   /** Interns keys met during encoding (only now that the call is known to be valid) and patches their refs. */
   _resolvePending() {
     const p = this._pending;
-    for (let i = 0; i < p.length; i += 2) {
+    const n = this._npending;
+    for (let i = 0; i < n; i += 2) {
       const k = p[i + 1];
       let r = this._keys.get(k);
       if (r === undefined) {
@@ -475,7 +495,7 @@ class RecorderImpl {
       }
       this._dv.setFloat64(p[i], r, true);
     }
-    p.length = 0;
+    this._npending = 0;
   }
 
   // ---- dictionary
