@@ -55,7 +55,9 @@ pub trait EntrySource {
 /// Bounds and batch sizes of a [`Pipeline`].
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
-    /// Spans being assembled at once; a `Start` beyond it is dropped and counted.
+    /// Spans being assembled at once, not counting those whose end was read in
+    /// this poll (those are bounded by the messages read per poll); a `Start`
+    /// beyond it is dropped and counted.
     pub max_open_spans: usize,
     /// Approximate bytes all open spans may hold (attributes, events, links);
     /// what does not fit is dropped and counted.
@@ -248,6 +250,9 @@ pub struct Pipeline {
     resolver: Resolver,
     spans: FastMap<SpanKey, OpenSpan>,
     open_span_bytes: usize,
+    /// Spans in `spans` whose end has been read (finished at the end of the poll,
+    /// or placeholders waiting for their start).
+    ending: usize,
     refused: FastSet<SpanKey>,
     end_queue: Vec<SpanKey>,
     placeholders: Vec<SpanKey>,
@@ -281,6 +286,7 @@ impl Pipeline {
             resolver: Resolver::new(cfg.cache_entries),
             spans: FastMap::default(),
             open_span_bytes: 0,
+            ending: 0,
             refused: FastSet::default(),
             end_queue: Vec::new(),
             placeholders: Vec::new(),
@@ -374,7 +380,7 @@ impl Pipeline {
 
     /// Inserts a new span if the table and the byte budget have room.
     fn insert_span(&mut self, key: SpanKey, scope: Arc<ScopeInfo>) -> bool {
-        if self.spans.len() >= self.cfg.max_open_spans || self.span_bytes_available() < spans::SPAN_BASE_BYTES {
+        if self.spans.len().saturating_sub(self.ending) >= self.cfg.max_open_spans || self.span_bytes_available() < spans::SPAN_BASE_BYTES {
             self.refuse(key);
             return false;
         }
@@ -387,6 +393,9 @@ impl Pipeline {
     fn remove_span(&mut self, key: &SpanKey) -> Option<OpenSpan> {
         let sp = self.spans.remove(key)?;
         self.open_span_bytes = self.open_span_bytes.saturating_sub(sp.bytes);
+        if sp.end.is_some() {
+            self.ending = self.ending.saturating_sub(1);
+        }
         Some(sp)
     }
 
@@ -465,7 +474,10 @@ impl Pipeline {
                     true
                 });
                 match queued {
-                    Some(true) => self.end_queue.push(key),
+                    Some(true) => {
+                        self.ending += 1;
+                        self.end_queue.push(key);
+                    }
                     Some(false) => self.stats.bad_records += 1,
                     None => {}
                 }
@@ -578,6 +590,7 @@ impl Pipeline {
         self.end_of_poll(dict);
         let mut open: Vec<(SpanKey, OpenSpan)> = self.spans.drain().collect();
         self.open_span_bytes = 0;
+        self.ending = 0;
         open.sort_by_key(|(k, sp)| (sp.start_time, *k));
         for (key, sp) in open {
             if sp.started {

@@ -569,6 +569,23 @@ fn bounds_the_open_span_table_and_counts_the_overflow() {
 }
 
 #[test]
+fn spans_that_start_and_end_in_one_poll_do_not_count_against_the_open_span_limit() {
+    let mut f = fx();
+    let mut p = Pipeline::new(PipelineConfig { max_open_spans: 2, ..Default::default() });
+    let mut msgs = vec![start(f.scope, 100, "long", 1, vec![])];
+    for i in 1..=50 {
+        msgs.push(start(f.scope, i, "short", 1, vec![]));
+        msgs.push(end(f.scope, i, 2));
+    }
+    poll(&mut p, &mut f.d, msgs, vec![]);
+    assert_eq!(all_items(&p.take_traces()).len(), 50);
+    let st = p.stats();
+    assert_eq!((st.spans_overflowed, st.open_spans), (0, 1));
+    poll(&mut p, &mut f.d, vec![start(f.scope, 101, "second", 1, vec![]), start(f.scope, 102, "third", 1, vec![])], vec![]);
+    assert_eq!((p.stats().spans_overflowed, p.stats().open_spans), (1, 2));
+}
+
+#[test]
 fn bounds_pending_events_and_span_events() {
     let mut f = fx();
     let mut p = Pipeline::new(PipelineConfig { max_pending_events: 1, max_events_per_span: 2, ..Default::default() });
