@@ -30,10 +30,10 @@ export const COLLECT_OPTIONS: OptionSpec[] = [
   O('Input', '--poll-interval', 'pollInterval', 'DURATION', 'How often the rings are drained (at once again while they hold more).', { env: 'OTLP_MMAP_POLL_INTERVAL', def: '100ms' }),
   O('Input', '--scan-interval', 'scanInterval', 'DURATION', 'How often the directory is listed and writers are probed.', { def: '1s' }),
   O('Input', '--keep-files', 'keepFiles', undefined, 'Do not remove a file after its writer exited and its data was exported.', { value: true }),
-  O('Input', '--max-open-spans', 'maxOpenSpans', 'N', 'Spans being assembled per file; more are dropped and counted.', { def: 'native default' }),
-  O('Input', '--max-pending-events', 'maxPendingEvents', 'N', 'Span events waiting for their span per file.', { def: 'native default' }),
-  O('Input', '--cardinality-limit', 'cardinalityLimit', 'N', 'Attribute sets per metric stream before otel.metric.overflow=true.', { env: 'OTEL_METRICS_CARDINALITY_LIMIT', def: 'native default' }),
-  O('Input', '--max-messages-per-poll', 'maxMessagesPerPoll', 'N', 'Messages read per file per poll.', { def: 'native default' }),
+  O('Input', '--max-open-spans', 'maxOpenSpans', 'N', 'Spans being assembled per file; more are dropped and counted.', { def: '65536' }),
+  O('Input', '--max-pending-events', 'maxPendingEvents', 'N', 'Span events waiting one poll for their span, per file.', { def: '4096' }),
+  O('Input', '--cardinality-limit', 'cardinalityLimit', 'N', 'Attribute sets per metric stream before otel.metric.overflow=true.', { env: 'OTEL_METRICS_CARDINALITY_LIMIT', def: '2000' }),
+  O('Input', '--max-messages-per-poll', 'maxMessagesPerPoll', 'N', 'Messages read per ring per file per poll.', { def: '65536' }),
 
   O('Export', '--exporter', 'exporter', 'otlp|console|none', 'Where telemetry goes: an OTLP endpoint, readable text on stdout, or nowhere.', { env: 'OTLP_MMAP_EXPORTER', def: 'otlp' }),
   O('Export', '--endpoint', 'endpoint', 'URL', 'Base OTLP endpoint; http/protobuf appends /v1/traces, /v1/metrics, /v1/logs.', { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: 'http://localhost:4318 (grpc: http://localhost:4317)' }),
@@ -124,8 +124,8 @@ export function collectHelp(): string {
     }
     const head = `  ${o.flag}${o.arg ? ` ${o.arg}` : ''}`;
     const notes = [o.env ? `env ${o.env}` : '', o.def ? `default ${o.def}` : ''].filter(Boolean).join('; ');
-    const body = wrap(`${o.help}${notes ? ` [${notes}]` : ''}`, 72, ' '.repeat(8));
-    out.push(head.length < 30 ? `${head.padEnd(30)}${wrap(`${o.help}${notes ? ` [${notes}]` : ''}`, 60, ' '.repeat(30))}` : `${head}\n        ${body}`);
+    const text = `${o.help}${notes ? ` [${notes}]` : ''}`;
+    out.push(head.length < 30 ? `${head.padEnd(30)}${wrap(text, 60, ' '.repeat(30))}` : `${head}\n${' '.repeat(30)}${wrap(text, 60, ' '.repeat(30))}`);
   }
   out.push(
     '',
