@@ -411,6 +411,13 @@ export class Collector {
     }
     s.state = 'finished';
     this.filesFinished++;
+    if (result.read) {
+      for (const ring of ['events', 'spans', 'measurements'] as const) {
+        s.read[ring] += result.read[ring];
+        this.totals[ring] += result.read[ring];
+      }
+    }
+    for (const err of result.errors ?? []) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
     const batches: Array<[Signal, Buffer]> = [
       ...result.traces.map((b): [Signal, Buffer] => ['traces', b]),
       ...result.logs.map((b): [Signal, Buffer] => ['logs', b]),

@@ -20,11 +20,13 @@ export interface PollResult {
   errors: string[];
 }
 
-/** What `finish()` produced once the writer is gone. */
+/** What `finish()` produced once the writer is gone: the last poll, plus the last metrics. */
 export interface FinishResult {
   traces: Buffer[];
   logs: Buffer[];
   metrics: Buffer | null;
+  read?: { events: number; spans: number; measurements: number };
+  errors?: string[];
 }
 
 export interface FileCollectorStatus {

@@ -13,6 +13,8 @@ export type BatchOutcome = 'exported' | 'failed' | 'dropped';
 export interface Batch {
   signal: Signal;
   body: Buffer;
+  /** Order of arrival, set by the queue. */
+  seq?: number;
   /** Called once when the batch leaves the queue for good. */
   onSettled?: (outcome: BatchOutcome) => void;
 }
@@ -33,6 +35,7 @@ export class ExportQueue {
   private inFlightBytes = 0;
   private inFlightCount = 0;
   private dropped = { batches: 0, bytes: 0 };
+  private nextSeq = 0;
 
   constructor(
     readonly limitBytes: number,
@@ -41,16 +44,19 @@ export class ExportQueue {
 
   /** Adds a batch at the end, then drops the oldest waiting batches while over the limit. */
   push(batch: Batch): void {
+    batch.seq = this.nextSeq++;
     this.pending.push(batch);
     this.pendingBytes += batch.body.length;
     this.enforceLimit();
   }
 
-  /** Puts a batch that could not be sent back at the front (it is the oldest), then enforces the limit. */
+  /** Puts a batch that could not be sent back in its place by arrival (near the front: it is among the oldest), then enforces the limit. */
   requeue(batch: Batch): void {
     this.inFlightBytes -= batch.body.length;
     this.inFlightCount--;
-    this.pending.unshift(batch);
+    let i = 0;
+    while (i < this.pending.length && (this.pending[i].seq ?? 0) < (batch.seq ?? 0)) i++;
+    this.pending.splice(i, 0, batch);
     this.pendingBytes += batch.body.length;
     this.enforceLimit();
   }

@@ -537,3 +537,13 @@ test('ExportQueue: drop-oldest accounting with batches in flight and requeued', 
   expect(q.take('traces')).toBeUndefined();
   expect(q.stats()).toMatchObject({ bytes: 30, batches: 3, droppedBatches: 2, droppedBytes: 20 });
 });
+
+test('ExportQueue: batches that failed together go back in their order of arrival', () => {
+  const q = new ExportQueue(1000);
+  for (const s of ['a', 'b', 'c']) q.push({ signal: 'traces', body: Buffer.from(s) });
+  const a = q.take('traces')!;
+  const b = q.take('traces')!;
+  q.requeue(b); // b's failure is noticed first
+  q.requeue(a);
+  expect([q.take('traces'), q.take('traces'), q.take('traces')].map((x) => x?.body.toString())).toEqual(['a', 'b', 'c']);
+});
