@@ -44,6 +44,7 @@ use otlp::{encode_grouped, Item};
 use resolve::{Resolver, ScopeInfo};
 use spans::{span_key, OpenSpan, SpanKey, SpanLimits};
 use hash::{FastMap, FastSet};
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// Raw dictionary access: the bytes of the entry at `r` (after its length varint),
@@ -194,6 +195,14 @@ impl PipelineStats {
             ("dictionary_errors", self.dictionary_errors),
         ]
     }
+}
+
+/// Which message an update to a span is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Update {
+    Start,
+    End,
+    Other,
 }
 
 struct Pending {
@@ -368,59 +377,64 @@ impl Pipeline {
         self.cfg.max_open_span_bytes.saturating_sub(self.open_span_bytes)
     }
 
-    /// Remembers a span refused for lack of room, so its later messages are
-    /// ignored rather than counted again (bounded; forgotten when full).
-    fn refuse(&mut self, key: SpanKey) {
-        self.stats.spans_overflowed += 1;
-        if self.refused.len() >= self.cfg.max_open_spans.max(1) {
-            self.refused.clear();
-        }
-        self.refused.insert(key);
-    }
-
-    /// Inserts a new span if the table and the byte budget have room.
-    fn insert_span(&mut self, key: SpanKey, scope: Arc<ScopeInfo>) -> bool {
-        if self.spans.len().saturating_sub(self.ending) >= self.cfg.max_open_spans || self.span_bytes_available() < spans::SPAN_BASE_BYTES {
-            self.refuse(key);
-            return false;
-        }
-        let sp = OpenSpan::new(scope);
-        self.open_span_bytes += sp.bytes;
-        self.spans.insert(key, sp);
-        true
-    }
-
     fn remove_span(&mut self, key: &SpanKey) -> Option<OpenSpan> {
         let sp = self.spans.remove(key)?;
+        self.released(&sp);
+        Some(sp)
+    }
+
+    /// Accounts for a span taken out of the table.
+    fn released(&mut self, sp: &OpenSpan) {
         self.open_span_bytes = self.open_span_bytes.saturating_sub(sp.bytes);
         if sp.end.is_some() {
             self.ending = self.ending.saturating_sub(1);
         }
-        Some(sp)
     }
 
-    /// Runs `f` on span `key` (created as a placeholder when unknown) with the
-    /// byte budget, keeping the budget's accounting. Returns `None` when the span
-    /// was refused earlier, the scope does not match or there is no room (counted).
-    fn update_span<R>(&mut self, key: SpanKey, scope: &Arc<ScopeInfo>, is_end: bool, f: impl FnOnce(&mut OpenSpan, &mut usize) -> R) -> Option<R> {
-        if self.refused.contains(&key) {
-            if is_end {
+    /// Runs `f` on span `key` with the byte budget, keeping the budget's
+    /// accounting. An unknown span is created (for a message other than `Start`,
+    /// as a placeholder) when the table and the budget have room; otherwise it is
+    /// refused, counted once, and its later messages are ignored (the set of
+    /// refused spans is bounded and forgotten when full). Returns `None` when the
+    /// span was refused, a `Start` repeats or the scope does not match (counted).
+    fn update_span<R>(&mut self, key: SpanKey, scope: &Arc<ScopeInfo>, kind: Update, f: impl FnOnce(&mut OpenSpan, &mut usize) -> R) -> Option<R> {
+        if kind != Update::Start && !self.refused.is_empty() && self.refused.contains(&key) {
+            if kind == Update::End {
                 self.refused.remove(&key);
             }
             return None;
         }
-        if !self.spans.contains_key(&key) {
-            if !self.insert_span(key, scope.clone()) {
-                return None;
+        let has_room = self.spans.len().saturating_sub(self.ending) < self.cfg.max_open_spans && self.span_bytes_available() >= spans::SPAN_BASE_BYTES;
+        let sp = match self.spans.entry(key) {
+            Entry::Occupied(o) => {
+                let sp = o.into_mut();
+                if sp.scope.scope_ref != scope.scope_ref || (kind == Update::Start && sp.started) {
+                    self.stats.bad_records += 1;
+                    return None;
+                }
+                sp
             }
-            self.placeholders.push(key);
-        }
-        let mut avail = self.span_bytes_available();
-        let sp = self.spans.get_mut(&key)?;
-        if sp.scope.scope_ref != scope.scope_ref {
-            self.stats.bad_records += 1;
-            return None;
-        }
+            Entry::Vacant(v) => {
+                if kind == Update::Start && !self.refused.is_empty() {
+                    self.refused.remove(&key);
+                }
+                if !has_room {
+                    self.stats.spans_overflowed += 1;
+                    if self.refused.len() >= self.cfg.max_open_spans.max(1) {
+                        self.refused.clear();
+                    }
+                    self.refused.insert(key);
+                    return None;
+                }
+                if kind != Update::Start {
+                    self.placeholders.push(key);
+                }
+                let sp = v.insert(OpenSpan::new(scope.clone()));
+                self.open_span_bytes += sp.bytes;
+                sp
+            }
+        };
+        let mut avail = self.cfg.max_open_span_bytes.saturating_sub(self.open_span_bytes);
         let before = sp.bytes;
         let r = f(sp, &mut avail);
         let after = sp.bytes;
@@ -448,25 +462,12 @@ impl Pipeline {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
-                match self.spans.get(&key) {
-                    Some(sp) if sp.started || sp.scope.scope_ref != scope.scope_ref => {
-                        self.stats.bad_records += 1;
-                        return;
-                    }
-                    Some(_) => {}
-                    None => {
-                        self.refused.remove(&key);
-                        if !self.insert_span(key, scope.clone()) {
-                            return;
-                        }
-                    }
-                }
-                let dropped = self.update_span(key, &scope, false, |sp, avail| sp.apply_start(s, attrs, &lim, avail));
-                self.stats.span_attributes_dropped += dropped.unwrap_or(0) as u64;
+                let Some(dropped) = self.update_span(key, &scope, Update::Start, |sp, avail| sp.apply_start(s, attrs, &lim, avail)) else { return };
+                self.stats.span_attributes_dropped += dropped as u64;
                 self.stats.spans_started += 1;
             }
             SpanEventKind::End { end_time_unix_nano, status } => {
-                let queued = self.update_span(key, &scope, true, |sp, _| {
+                let queued = self.update_span(key, &scope, Update::End, |sp, _| {
                     if sp.end.is_some() {
                         return false;
                     }
@@ -483,14 +484,14 @@ impl Pipeline {
                 }
             }
             SpanEventKind::Name(name) => {
-                self.update_span(key, &scope, false, |sp, avail| sp.set_name(name, avail));
+                self.update_span(key, &scope, Update::Other, |sp, avail| sp.set_name(name, avail));
             }
             SpanEventKind::Attributes(kvs) => {
                 let Ok(attrs) = self.resolver.attributes(dict, &kvs) else {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
-                let dropped = self.update_span(key, &scope, false, |sp, avail| sp.set_attributes(attrs, &lim, avail));
+                let dropped = self.update_span(key, &scope, Update::Other, |sp, avail| sp.set_attributes(attrs, &lim, avail));
                 self.stats.span_attributes_dropped += dropped.unwrap_or(0) as u64;
             }
             SpanEventKind::Links(links) => {
@@ -514,7 +515,7 @@ impl Pipeline {
                     e.fixed32(6, l.flags & spans::SPAN_FLAGS_MASK);
                     bodies.push(b);
                 }
-                let dropped = self.update_span(key, &scope, false, |sp, avail| bodies.iter().filter(|b| !sp.add_link(b, &lim, avail)).count());
+                let dropped = self.update_span(key, &scope, Update::Other, |sp, avail| bodies.iter().filter(|b| !sp.add_link(b, &lim, avail)).count());
                 self.stats.span_links_dropped += dropped.unwrap_or(0) as u64;
             }
         }
@@ -538,9 +539,14 @@ impl Pipeline {
     /// more than `placeholder_polls` polls are dropped (counted as orphaned).
     pub fn end_of_poll(&mut self, _dict: &mut dyn EntrySource) {
         for key in std::mem::take(&mut self.end_queue) {
-            if self.spans.get(&key).is_some_and(|sp| sp.started && sp.end.is_some()) {
-                let sp = self.remove_span(&key).expect("checked above");
-                self.finish(key, sp, None);
+            if let Some(sp) = self.spans.remove(&key) {
+                if sp.started && sp.end.is_some() {
+                    self.released(&sp);
+                    self.finish(key, sp, None);
+                } else {
+                    // a placeholder: it waits for its start
+                    self.spans.insert(key, sp);
+                }
             }
         }
         let max_polls = self.cfg.placeholder_polls;
