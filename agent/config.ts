@@ -1,7 +1,7 @@
 /**
  * All agent configuration, parsed and validated in one place from the environment.
  *
- * Every variable is documented in `agent/ENVIRONMENT.md`. A bad value never throws: it
+ * Every variable is documented in the README (section Configuration). A bad value never throws: it
  * produces one warning (collected in {@link AgentConfig.warnings}) and the default is used.
  */
 import * as os from 'node:os';
