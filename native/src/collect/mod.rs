@@ -20,9 +20,18 @@
 //! 5. [`Pipeline::end_of_poll`]: queued ends apply; finished spans are ready for
 //!    [`Pipeline::take_traces`].
 //!
-//! So an event the writer published before its span's end lands on the span.
-//! Measurements ([`Pipeline::on_measurement`]) may be fed at any point;
-//! [`Pipeline::collect_metrics`] reports them.
+//! So an event the writer published before its span's end lands on the span,
+//! provided step 4 reads the events ring at least as far as it was published when
+//! step 2 ended (a per-poll bound of at least the ring's slot count guarantees
+//! it). A poll that could not read that far should skip step 5: the ends stay
+//! queued for the next poll. Measurements ([`Pipeline::on_measurement`]) may be
+//! fed at any point; [`Pipeline::collect_metrics`] reports them.
+//!
+//! One pipeline serves one file generation: dictionary references are cached, so
+//! a file replaced at the same path (a new inode or a new `start_time_unix_nano`)
+//! needs a new pipeline. When the writer is gone, drain the rings once more in the
+//! same order, then call [`Pipeline::finish_incomplete`], `take_*` and
+//! [`Pipeline::collect_metrics`] one last time.
 
 pub mod exphist;
 pub mod hash;
