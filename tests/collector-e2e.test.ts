@@ -177,6 +177,84 @@ describeNative('collector end to end (native)', () => {
     for (const s of incomplete) expect(parseInt(s.spanId, 16)).toBeGreaterThanOrEqual(max - 1);
   });
 
+  test('crash with the agent: an app under --import otlp-mmap/register is SIGKILLed; every span it ended is exported, open ones as incomplete', async () => {
+    const appFile = path.join(tmp, 'crash-app.cjs');
+    // Each burst ends the span left open by the previous one, starts and ends 20 more, then
+    // opens a new one; the ids of ended spans are written synchronously after they ended.
+    fs.writeFileSync(
+      appFile,
+      `
+      const fs = require('node:fs');
+      const { trace } = require(${JSON.stringify(require.resolve('@opentelemetry/api'))});
+      const tracer = trace.getTracer('crash-app', '1.0.0');
+      let open = null;
+      let n = 0;
+      function burst() {
+        const ended = [];
+        if (open) { open.end(); ended.push(open.spanContext().spanId); }
+        for (let k = 0; k < 20; k++) {
+          const s = tracer.startSpan('work', { attributes: { n: n++ } });
+          s.end();
+          ended.push(s.spanContext().spanId);
+        }
+        open = tracer.startSpan('in-flight', { attributes: { n: n++ } });
+        fs.writeSync(1, ended.join('\\n') + '\\n');
+        setTimeout(burst, 1);
+      }
+      burst();
+      `,
+    );
+    const dir = path.join(tmp, 'agent-files');
+    // The real deployment: the collector is its own process (started first), the app another.
+    const collector = spawn(
+      process.execPath,
+      [path.join(ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', receiver.httpUrl, '--poll-interval', '10ms', '--scan-interval', '20ms', '--batch-delay', '50ms', '--summary-interval', '0', '--no-self-metrics'],
+      { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    collector.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    await new Promise<void>((resolve) => {
+      const check = (): void => (log.includes('collecting from') ? resolve() : void setTimeout(check, 20));
+      check();
+    });
+    const child = spawn(process.execPath, ['--import', path.join(ROOT, 'register.mjs'), appFile], {
+      env: { PATH: process.env.PATH, OTLP_MMAP_DIR: dir, OTEL_SERVICE_NAME: 'crash-app' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await receiver.waitForSpans(2000);
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+      await receiver.waitFor('the dead app file to be finished and removed', () => /removed .*crash_app-\d+-[0-9a-f]{8}\.otlp-mmap/.test(log), 60_000);
+    } finally {
+      child.kill('SIGKILL');
+      const stopped = new Promise<void>((resolve) => collector.on('exit', () => resolve()));
+      collector.kill('SIGTERM');
+      await stopped;
+    }
+
+    const endedByApp = new Set(out.split('\n').filter((l) => /^[0-9a-f]{16}$/.test(l)));
+    const spans = receiver.spans();
+    const complete = new Map(spans.filter((s) => s.attributes['otlp_mmap.span.incomplete'] !== true).map((s) => [s.spanId, s]));
+    const incomplete = spans.filter((s) => s.attributes['otlp_mmap.span.incomplete'] === true);
+    const missing = [...endedByApp].filter((id) => !complete.has(id));
+    const drops = /file drops events=(\d+) spans=(\d+) measurements=(\d+)/.exec(log);
+    // eslint-disable-next-line no-console
+    console.log(`agent crash test: the app reported ${endedByApp.size} ended spans; ${complete.size} exported complete, ${incomplete.length} incomplete, ${missing.length} missing; ${drops?.[0]}`);
+    expect(drops?.[2]).toBe('0');
+    expect(missing).toEqual([]);
+    expect(new Set(spans.map((s) => s.spanId)).size).toBe(spans.length);
+    for (const s of incomplete) {
+      expect(endedByApp.has(s.spanId)).toBe(false);
+      expect(s.name).toBe('in-flight');
+      expect(s.resource['service.name']).toBe('crash-app');
+    }
+    expect(incomplete.length).toBeLessThanOrEqual(1);
+  });
+
   test('backend outage: the receiver answers 503 for a while; nothing is lost within the queue bound', async () => {
     receiver.fail({ status: 503 });
     const file = path.join(tmp, 'outage.otlp-mmap');
