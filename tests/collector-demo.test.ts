@@ -3,9 +3,10 @@
  * exporter, the example Express app under `--import otlp-mmap/register`, a few
  * requests, and the spans, metrics and log record printed, then a clean exit.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { OtlpReceiver } from './support/otlp-receiver';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -25,4 +26,29 @@ test('npm run demo prints the span trees, metrics and logs of the example app an
   expect(out).toMatch(/http\.server\.request\.duration histogram cumulative \(s\)/);
   expect(out).toMatch(/WARN "no user 1" app\.user\.id="1" trace=[0-9a-f]{32} span=[0-9a-f]{16}/);
   expect(r.stderr).toMatch(/removed [^\n]*demo_express_app-\d+-[0-9a-f]{8}\.otlp-mmap/);
+});
+
+test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the demo sends the same telemetry to that OTLP endpoint', async () => {
+  const receiver = await OtlpReceiver.start({ http: true });
+  try {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: os.tmpdir(), HOME: process.env.HOME, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl };
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(out).not.toContain('demo failed');
+    expect(code).toBe(0);
+    const spans = receiver.spans();
+    const server = spans.find((s) => s.name === 'GET /users/:id' && s.attributes['url.path'] === '/users/42');
+    expect(server).toMatchObject({ kind: 2, resource: expect.objectContaining({ 'service.name': 'demo-express-app' }) });
+    const handler = spans.find((s) => s.parentSpanId === server?.spanId);
+    const db = spans.find((s) => s.name === 'db.find-user' && s.parentSpanId === handler?.spanId);
+    expect(db?.attributes).toEqual({ 'app.user.id': '42', 'app.user.found': true });
+    const lookups = receiver.metrics().filter((m) => m.name === 'app.user.lookups').pop();
+    expect(lookups?.type).toBe('sum');
+    expect(receiver.logs().map((l) => l.body)).toContain('no user 1');
+  } finally {
+    await receiver.close();
+  }
 });
