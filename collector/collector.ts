@@ -158,11 +158,20 @@ export class Collector {
       const a = this.healthServerAddress;
       if (a) this.log.info(`health check on http://${a.host}:${a.port}/healthz`);
     }
-    this.scan();
+    this.guard('scan', () => this.scan());
     this.schedulePoll(0);
-    this.timers.push(setInterval(() => this.scan(), this.config.scanIntervalMs));
-    this.timers.push(setInterval(() => this.exportMetrics(), this.config.metricIntervalMs));
-    if (this.config.summaryIntervalMs > 0) this.timers.push(setInterval(() => this.log.info(summaryLine(this.stats())), this.config.summaryIntervalMs));
+    this.timers.push(setInterval(() => this.guard('scan', () => this.scan()), this.config.scanIntervalMs));
+    this.timers.push(setInterval(() => this.guard('metrics', () => this.exportMetrics()), this.config.metricIntervalMs));
+    if (this.config.summaryIntervalMs > 0) this.timers.push(setInterval(() => this.guard('summary', () => this.log.info(summaryLine(this.stats()))), this.config.summaryIntervalMs));
+  }
+
+  /** Runs a periodic task; an unexpected error is logged and the collector keeps running. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.limited('error', `internal:${what}`, 60_000, `internal error in ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
   }
 
   private exporterLabel(): string {
@@ -279,7 +288,9 @@ export class Collector {
     const run = (): void => {
       this.pollTimer = undefined;
       let more = false;
-      for (const s of [...this.sources.values()]) if (s.state === 'live' && this.pollSource(s)) more = true;
+      this.guard('poll', () => {
+        for (const s of [...this.sources.values()]) if (s.state === 'live' && this.pollSource(s)) more = true;
+      });
       // A ring still holding messages is read again at once; otherwise wait.
       this.schedulePoll(more ? 0 : this.config.pollIntervalMs);
     };

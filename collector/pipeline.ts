@@ -147,7 +147,8 @@ export class ExportPipeline {
       }
       result
         .catch((e: unknown): ExportResult => ({ kind: 'retryable', error: e instanceof Error ? e.message : String(e) }))
-        .then((r) => this.onResult(signal, batch, r));
+        .then((r) => this.onResult(signal, batch, r))
+        .catch((e: unknown) => this.log.error(`internal error after exporting a ${signal} batch: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
     }
     this.notifyIfIdle();
   }
