@@ -269,8 +269,8 @@ describeNative('collector end to end (native)', () => {
       if (i % 500 === 0) await new Promise((r) => setTimeout(r, 20)); // let the collector drain the ring
     }
     await receiver.waitForAttempts(5);
+    await receiver.waitFor('every message to be read from the file', () => c.stats().read.spans === 6000);
     expect(receiver.spans()).toHaveLength(0);
-    expect(c.stats().read.spans).toBe(6000);
     receiver.recover();
     const spans = await receiver.waitForSpans(3000);
     await c.flush();
