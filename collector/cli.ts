@@ -186,6 +186,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
 /** Entry point for `bin.js`: runs `main` and exits with its code. */
 export function run(): void {
+  // `otlp-mmap collect --exporter console | head`: a closed stdout ends the command quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
