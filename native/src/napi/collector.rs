@@ -125,20 +125,8 @@ js_fn!(col_status, |env, info| {
 });
 
 fn pipeline_json(p: &crate::collect::PipelineStats) -> String {
-    // Debug output of the stats struct is `PipelineStats { a: 1, b: 2 }`: turn it into JSON.
-    let dbg = format!("{p:?}");
-    let inner = dbg.trim_start_matches("PipelineStats").trim().trim_start_matches('{').trim_end_matches('}');
-    let mut out = String::from("{");
-    for (i, field) in inner.split(',').map(str::trim).filter(|f| !f.is_empty()).enumerate() {
-        if let Some((k, v)) = field.split_once(':') {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&format!("\"{}\":{}", k.trim(), v.trim()));
-        }
-    }
-    out.push('}');
-    out
+    let fields: Vec<String> = p.pairs().iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 js_fn!(col_close, |env, info| {

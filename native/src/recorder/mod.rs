@@ -198,18 +198,6 @@ impl Recorder {
         Ok(r)
     }
 
-    fn dedupe(&mut self, class: u8, kind: RefKind) -> Result<i64, RecError> {
-        let key = (class, std::mem::take(&mut self.msg));
-        if let Some(&r) = self.blobs.get(&key) {
-            self.msg = key.1;
-            return Ok(r);
-        }
-        let r = self.append_entry(&key.1, kind)?;
-        self.msg = key.1.clone();
-        self.blobs.insert(key, r);
-        Ok(r)
-    }
-
     fn check_ref(&self, r: i64, want: RefKind, arg: &str, what: &str) -> Result<RefKind, RecError> {
         match self.refs.get(&r) {
             Some(k) if std::mem::discriminant(k) == std::mem::discriminant(&want) => Ok(*k),
@@ -258,7 +246,13 @@ impl Recorder {
         enc.int64(2, version_ref);
         enc.buf.extend_from_slice(fields(&self.attrs, &self.ranges));
         enc.int64(5, resource);
-        self.dedupe(2, RefKind::Scope)
+        // Not deduplicated: every call is its own scope entry, so a logger and a tracer
+        // of the same name keep distinct refs and the collector never takes a log
+        // record for a span event (it pairs events with spans of the same scope ref).
+        let msg = std::mem::take(&mut self.msg);
+        let r = self.append_entry(&msg, RefKind::Scope);
+        self.msg = msg;
+        r
     }
 
     /// `createMetricStream(scopeRef, name, description, unit, aggregation, options)`.
