@@ -1,0 +1,2 @@
+'use strict';
+// An empty CommonJS script (startup benchmark).

@@ -1,0 +1,2 @@
+// An empty ES module (startup benchmark).
+export {};

@@ -1,0 +1,152 @@
+'use strict';
+// Benchmarks 1 and 2: an express app (hello world, or one pg query per request)
+// under load, with no agent, with otlp-mmap (+ its collector) and with the OTel
+// auto-instrumentation; variants interleaved in every round, medians reported.
+const path = require('node:path');
+const c = require('./common');
+const { variants, prepare } = require('./variants');
+const { startPostgres } = require('./postgres');
+
+const APP = path.join(c.APPS, 'express-app.js');
+
+async function measure(v, ctx) {
+  const prep = await prepare(v, ctx.sink.url);
+  const env = { ...v.env, ...prep.env, PORT: '0', BENCH_SCENARIO: ctx.scenario, ...ctx.appEnv };
+  const nodeArgs = [...v.nodeArgs, ...(ctx.nodeArgs[v.key] || [])];
+  let app;
+  try {
+    app = await c.start(process.execPath, [...nodeArgs, APP], { cpu: c.APP_CPU, env, waitFor: /listening (\d+)/ });
+    const url = `http://127.0.0.1:${app.match[1]}/users/42`;
+    await c.autocannon(url, { duration: ctx.warmup, connections: ctx.connections });
+    const a0 = c.cpuMicros(app.pid);
+    const k0 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
+    const t0 = process.hrtime.bigint();
+    const res = await c.autocannon(url, { duration: ctx.duration, connections: ctx.connections });
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+    const a1 = c.cpuMicros(app.pid);
+    const k1 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
+    const mem = c.rssMB(app.pid);
+    if (res.errors || res.non2xx) throw new Error(`${v.name}: ${res.errors} errors, ${res.non2xx} non-2xx responses:\n${app.stderr}`);
+    return {
+      rps: res.rps,
+      requests: res.requests,
+      cpuUsPerReq: (a1 - a0) / res.requests,
+      appCpuPct: (a1 - a0) / wallUs,
+      p50: res.latencyMs.p50,
+      p99: res.latencyMs.p99,
+      curve: res.latencyMs && res.curve,
+      rssMB: mem.rss,
+      peakRssMB: mem.peak,
+      collectorUsPerReq: prep.collector ? (k1 - k0) / res.requests : null,
+      collectorCpuPct: prep.collector ? (k1 - k0) / wallUs : null,
+    };
+  } finally {
+    if (app) await c.stop(app, 'SIGTERM', 10000);
+    await prep.cleanup();
+  }
+}
+
+/**
+ * Runs the benchmark. opts: {scenario: 'hello'|'pg', quick, rounds, duration,
+ * warmup, connections, only: [variant keys], nodeArgs: {key: [...]}}.
+ */
+async function runHttpBench(opts) {
+  const scenario = opts.scenario;
+  const name = scenario === 'pg' ? 'express-pg' : 'express-hello';
+  const ctx = {
+    scenario,
+    rounds: opts.rounds ?? (opts.quick ? 1 : 3),
+    duration: opts.duration ?? (opts.quick ? 2 : 8),
+    warmup: opts.warmup ?? (opts.quick ? 1 : 3),
+    connections: opts.connections ?? 10,
+    nodeArgs: opts.nodeArgs || {},
+    appEnv: {},
+  };
+  const loadStart = c.loadavg();
+  const sink = await c.startSink();
+  ctx.sink = sink;
+  let pg = null;
+  try {
+    if (scenario === 'pg') {
+      pg = await startPostgres({ cpu: c.LOAD_CPU });
+      ctx.appEnv = { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: pg.database };
+    }
+    const vs = variants(sink.url).filter((v) => !opts.only || opts.only.includes(v.key));
+    const samples = Object.fromEntries(vs.map((v) => [v.key, []]));
+    for (let r = 0; r < ctx.rounds; r++) {
+      // Rotate the order each round so no variant always runs first or last.
+      const order = vs.map((_, i) => vs[(i + r) % vs.length]);
+      for (const v of order) {
+        const s = await measure(v, ctx);
+        samples[v.key].push(s);
+        if (!opts.silent) process.stderr.write(`  ${name} round ${r + 1}/${ctx.rounds} ${v.name}: ${Math.round(s.rps)} req/s, ${s.cpuUsPerReq.toFixed(0)} us CPU/req\n`);
+      }
+    }
+    const med = (key, f) => c.median(samples[key].map(f));
+    const base = samples.none ? { rps: med('none', (s) => s.rps), cpu: med('none', (s) => s.cpuUsPerReq), rss: med('none', (s) => s.rssMB) } : null;
+    const rows = vs.map((v) => {
+      const m = (f) => med(v.key, f);
+      const rps = m((s) => s.rps);
+      const cpu = m((s) => s.cpuUsPerReq);
+      const rss = m((s) => s.rssMB);
+      return {
+        variant: v.name,
+        key: v.key,
+        rps,
+        rpsRatio: base ? rps / base.rps : null,
+        cpuUsPerReq: cpu,
+        cpuAddedUs: base ? cpu - base.cpu : null,
+        p50: m((s) => s.p50),
+        p99: m((s) => s.p99),
+        rssMB: rss,
+        rssAddedMB: base ? rss - base.rss : null,
+        peakRssMB: m((s) => s.peakRssMB),
+        collectorUsPerReq: v.collector ? m((s) => s.collectorUsPerReq) : null,
+        collectorCpuPct: v.collector ? m((s) => s.collectorCpuPct) : null,
+        curve: samples[v.key][0].curve.map(([p], i) => [p, c.median(samples[v.key].map((s) => s.curve[i][1]))]),
+      };
+    });
+    const mmap = rows.find((r) => r.key === 'otlp-mmap');
+    const otel = rows.find((r) => r.key === 'otel');
+    const cpuAddedRatio = mmap && otel && otel.cpuAddedUs > 0 ? mmap.cpuAddedUs / otel.cpuAddedUs : null;
+    const md = [
+      `### ${scenario === 'pg' ? '2. express + pg (one query per request)' : '1. express hello world'}`,
+      '',
+      `${ctx.rounds} rounds x ${ctx.duration} s (after ${ctx.warmup} s warm-up), ${ctx.connections} connections, app on CPU ${c.APP_CPU}, load generator + sink + collector${pg ? ' + PostgreSQL' : ''} on CPU ${c.LOAD_CPU}; medians. Load average at start: ${loadStart.join(' ')}.`,
+      '',
+      c.table(rows, [
+        ['variant', 'variant'],
+        ['rps', 'req/s', c.fmt.int],
+        ['rpsRatio', 'vs no agent', c.fmt.pct],
+        ['cpuUsPerReq', 'app CPU µs/req', c.fmt.f1],
+        ['cpuAddedUs', 'added µs/req', c.fmt.signed],
+        ['p50', 'p50 ms', c.fmt.f2],
+        ['p99', 'p99 ms', c.fmt.f2],
+        ['rssMB', 'RSS MB', c.fmt.f1],
+        ['rssAddedMB', 'added RSS MB', c.fmt.signed],
+        ['collectorUsPerReq', 'collector CPU µs/req', c.fmt.f1],
+        ['collectorCpuPct', 'collector CPU (% of a core)', c.fmt.pct],
+      ]),
+      '',
+      cpuAddedRatio !== null ? `otlp-mmap adds ${(cpuAddedRatio * 100).toFixed(0)}% of the CPU per request that OpenTelemetry adds (goal: at most 25%).` : '',
+    ].join('\n');
+    const svg = c.lineChart(
+      rows.map((r) => ({ name: r.variant, points: r.curve.map(([p, ms]) => [100 / (100 - p), ms]) })),
+      {
+        title: `${name}: latency by percentile (${ctx.connections} connections, medians of ${ctx.rounds} rounds)`,
+        xLabel: 'percentile',
+        yLabel: 'latency (ms)',
+        xLog: true,
+        xTicks: [[100 / 99, 'p1'], [2, 'p50'], [10, 'p90'], [100, 'p99'], [1000, 'p99.9']],
+      },
+    );
+    const svgFile = c.writeText(`${name}-latency.svg`, svg);
+    const file = c.writeResult(name, { settings: { ...ctx, sink: undefined, appEnv: undefined }, loadavgEnd: c.loadavg(), rows, cpuAddedRatio, samples });
+    return { name, md, rows, cpuAddedRatio, file, svgFile };
+  } finally {
+    await c.stop(sink);
+    if (pg) pg.stop();
+  }
+}
+
+module.exports = { runHttpBench };
