@@ -69,6 +69,11 @@ function loadNative() {
 
 // ------------------------------------------------------------------ helpers
 
+/** `arg.key` for error messages (`key` may be undefined). */
+function argPath(arg, key) {
+  return key === undefined ? arg : `${arg}.${key}`;
+}
+
 function describe(v) {
   if (v === null) return 'null';
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 60) + '…' : v);
@@ -200,6 +205,9 @@ const HEX_PAIRS = new Int16Array(1 << 14).fill(-1);
   for (const a of digits) for (const b of digits) HEX_PAIRS[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = (value(a) << 4) | value(b);
 }
 
+/** Decoded hex ids remembered per recorder (a power of two). */
+const ID_CACHE_SLOTS = 1024;
+
 /** Decodes `bytes` bytes of hex from `s` into `buf` at `pos`; false on a non-hex character. */
 function hexInto(buf, pos, s, bytes) {
   let bad = 0;
@@ -235,7 +243,10 @@ class RecorderImpl {
     this._buf = Buffer.allocUnsafeSlow(INITIAL_CALL_BUFFER);
     this._dv = new DataView(this._buf.buffer, this._buf.byteOffset, this._buf.byteLength);
     this._pos = 0;
-    this._h = native.recOpen(path.resolve(file), this._buf, ev[0], ev[1], sp[0], sp[1], me[0], me[1], dict, maxDict, mode, attach);
+    // The native side returns the handle and the hot-path calls bound to it.
+    const bound = native.recOpen(path.resolve(file), this._buf, ev[0], ev[1], sp[0], sp[1], me[0], me[1], dict, maxDict, mode, attach);
+    this._h = bound.h;
+    this._b = bound;
     this.path = path.resolve(file);
     this.closed = false;
     // Longest string (in UTF-16 units) worth sending: longer ones are truncated natively anyway.
@@ -245,9 +256,12 @@ class RecorderImpl {
     // Keys met during encoding that still need interning: [position, key, ...] and its length.
     this._pending = [];
     this._npending = 0;
-    // The last hex trace id decoded, and its bytes (spans of one trace share it).
-    this._lastTrace = '';
-    this._lastTraceBytes = new Uint8Array(16);
+    // Recently decoded hex ids: a span's ids recur (its end, its children's parent
+    // and trace ids), and decoding 32 hex characters costs far more than a lookup.
+    this._idSlot = new Map();
+    this._idKeys = new Array(ID_CACHE_SLOTS).fill(undefined);
+    this._idBytes = new Uint8Array(ID_CACHE_SLOTS * 16);
+    this._idNext = 0;
     this._metricInt = new Map();
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
@@ -320,19 +334,26 @@ class RecorderImpl {
   _id(v, bytes, arg) {
     this._ensure(bytes);
     if (typeof v === 'string') {
-      if (bytes === 16 && v === this._lastTrace) {
-        const src = this._lastTraceBytes;
-        const buf = this._buf;
-        const pos = this._pos;
-        for (let i = 0; i < 16; i++) buf[pos + i] = src[i];
-      } else if (v.length !== bytes * 2 || !hexInto(this._buf, this._pos, v, bytes)) {
+      const buf = this._buf;
+      const pos = this._pos;
+      const cached = v.length === bytes * 2 ? this._idSlot.get(v) : undefined;
+      if (cached !== undefined) {
+        const src = this._idBytes;
+        const at = cached * 16;
+        for (let i = 0; i < bytes; i++) buf[pos + i] = src[at + i];
+      } else if (v.length !== bytes * 2 || !hexInto(buf, pos, v, bytes)) {
         throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
-      } else if (bytes === 16) {
-        const dst = this._lastTraceBytes;
-        const buf = this._buf;
-        const pos = this._pos;
-        for (let i = 0; i < 16; i++) dst[i] = buf[pos + i];
-        this._lastTrace = v;
+      } else {
+        // Remember it, evicting the oldest entry (a ring of slots).
+        const slot = this._idNext;
+        this._idNext = (slot + 1) & (ID_CACHE_SLOTS - 1);
+        const old = this._idKeys[slot];
+        if (old !== undefined) this._idSlot.delete(old);
+        this._idKeys[slot] = v;
+        this._idSlot.set(v, slot);
+        const dst = this._idBytes;
+        const at = slot * 16;
+        for (let i = 0; i < bytes; i++) dst[at + i] = buf[pos + i];
       }
     } else if (v instanceof Uint8Array) {
       if (v.length !== bytes) throw new RangeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${v.length} bytes`);
@@ -384,7 +405,11 @@ class RecorderImpl {
     this._pending[this._npending++] = k;
     this._f64(0);
   }
-  _value(v, arg, depth, allowMaps) {
+  /**
+   * Writes one value. `arg` names it in error messages; with `key` given, the name is
+   * `${arg}.${key}` (built only when an error is thrown, never on the hot path).
+   */
+  _value(v, arg, depth, allowMaps, key) {
     switch (typeof v) {
       case 'string':
         this._u8(TAG_STRING);
@@ -402,7 +427,7 @@ class RecorderImpl {
         return;
       case 'bigint':
         if (v < -9223372036854775808n || v > 9223372036854775807n) {
-          throw new RangeError(`${arg} must fit in a signed 64-bit integer, got ${v}n`);
+          throw new RangeError(`${argPath(arg, key)} must fit in a signed 64-bit integer, got ${v}n`);
         }
         this._u8(TAG_BIGINT);
         this._i64(v);
@@ -421,6 +446,7 @@ class RecorderImpl {
           return;
         }
         if (depth < 16 && Array.isArray(v)) {
+          arg = argPath(arg, key);
           this._u8(TAG_ARRAY);
           this._u32(v.length);
           for (let i = 0; i < v.length; i++) {
@@ -434,13 +460,14 @@ class RecorderImpl {
         }
         const proto = Object.getPrototypeOf(v);
         if (allowMaps && depth < 16 && (proto === Object.prototype || proto === null)) {
+          arg = argPath(arg, key);
           this._u8(TAG_KVLIST);
           const at = this._pos;
           this._u32(0);
           let n = 0;
           for (const k in v) {
             this._key(k);
-            this._value(v[k], `${arg}.${k}`, depth + 1, true);
+            this._value(v[k], arg, depth + 1, true, k);
             n++;
           }
           this._dv.setUint32(at, n, true);
@@ -449,24 +476,72 @@ class RecorderImpl {
       // fall through
       default:
         throw new TypeError(
-          `${arg} must be a string, number, boolean, bigint, Uint8Array or an array of these${allowMaps ? ' or a plain object' : ''}, got ${describe(v)}`,
+          `${argPath(arg, key)} must be a string, number, boolean, bigint, Uint8Array or an array of these${allowMaps ? ' or a plain object' : ''}, got ${describe(v)}`,
         );
     }
   }
   _attributes(attrs, arg) {
+    this._ensure(4);
     const at = this._pos;
-    this._u32(0);
-    if (attrs === null || attrs === undefined) return;
+    let pos = at + 4;
+    this._pos = pos;
+    if (attrs === null || attrs === undefined) {
+      this._dv.setUint32(at, 0, true);
+      return;
+    }
     if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new TypeError(`${arg} must be a plain object of attributes, got ${describe(attrs)}`);
+    // The hot loop keeps the write position in a local and inlines the common
+    // cases (short strings, small integers); everything else goes through _value.
+    const keys = this._keys;
     let n = 0;
     for (const k in attrs) {
       const v = attrs[k];
       if (v === undefined || v === null) continue;
-      this._key(k);
-      this._value(v, `${arg}.${k}`, 0, false);
+      const len = typeof v === 'string' ? v.length : 0;
+      if (pos + 17 + len * 3 > this._buf.length) {
+        this._pos = pos;
+        this._ensure(17 + len * 3);
+      }
+      const buf = this._buf;
+      const dv = this._dv;
+      const ref = keys.get(k);
+      if (ref === undefined) {
+        this._pending[this._npending++] = pos;
+        this._pending[this._npending++] = k;
+        dv.setFloat64(pos, 0, true);
+      } else {
+        dv.setFloat64(pos, ref, true);
+      }
+      pos += 8;
+      if (typeof v === 'string' && len <= this._maxChars) {
+        buf[pos] = TAG_STRING;
+        const start = pos + 5;
+        let i = 0;
+        for (; i < len; i++) {
+          const c = v.charCodeAt(i);
+          if (c >= 0x80) break;
+          buf[start + i] = c;
+        }
+        const written = i === len ? len : buf.utf8Write(v, start, len * 3);
+        dv.setUint32(pos + 1, written, true);
+        pos = start + written;
+      } else if (typeof v === 'number' && (v | 0) === v) {
+        buf[pos] = TAG_INT_NUMBER;
+        dv.setFloat64(pos + 1, v, true);
+        pos += 9;
+      } else if (typeof v === 'boolean') {
+        buf[pos] = TAG_BOOL;
+        buf[pos + 1] = v ? 1 : 0;
+        pos += 2;
+      } else {
+        this._pos = pos;
+        this._value(v, arg, 0, false, k);
+        pos = this._pos;
+      }
       n++;
     }
     this._dv.setUint32(at, n, true);
+    this._pos = pos;
   }
   _ref(r, kind, arg, what) {
     if (this._refs.get(r) !== kind) {
@@ -588,7 +663,7 @@ class RecorderImpl {
     this._pos += 9;
     this._spanContext(spanContext, 'spanContext');
     this._resolvePending();
-    this._n.recMeasurement(this._h);
+    this._b.measurement();
   }
 
   recordEvent(scopeRef, spanContext, eventNameRef, timeUnixNano, attributes, extra) {
@@ -623,7 +698,7 @@ class RecorderImpl {
     this._u8(hasBody ? 1 : 0);
     if (hasBody) this._value(body, 'extra.body', 0, true);
     this._resolvePending();
-    this._n.recEvent(this._h);
+    this._b.event();
   }
 
   _spanIds(scopeRef, traceId, spanId) {
@@ -652,7 +727,7 @@ class RecorderImpl {
     this._str(name);
     this._attributes(attributes, 'attributes');
     this._resolvePending();
-    this._n.recSpanStart(this._h);
+    this._b.spanStart();
   }
 
   recordSpanEnd(scopeRef, traceId, spanId, endTimeUnixNano, status) {
@@ -672,7 +747,7 @@ class RecorderImpl {
       this._u8(code);
       this._str(status.message || '');
     }
-    this._n.recSpanEnd(this._h);
+    this._b.spanEnd();
   }
 
   recordSpanName(scopeRef, traceId, spanId, name) {
@@ -680,7 +755,7 @@ class RecorderImpl {
     this._spanIds(scopeRef, traceId, spanId);
     if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
     this._str(name);
-    this._n.recSpanName(this._h);
+    this._b.spanName();
   }
 
   recordSpanAttributes(scopeRef, traceId, spanId, attributes) {
@@ -688,7 +763,7 @@ class RecorderImpl {
     this._spanIds(scopeRef, traceId, spanId);
     this._attributes(attributes, 'attributes');
     this._resolvePending();
-    this._n.recSpanAttributes(this._h);
+    this._b.spanAttributes();
   }
 
   recordSpanLinks(scopeRef, traceId, spanId, links) {
@@ -713,7 +788,7 @@ class RecorderImpl {
       this._attributes(l.attributes, `${arg}.attributes`);
     }
     this._resolvePending();
-    this._n.recSpanLinks(this._h);
+    this._b.spanLinks();
   }
 
   stats() {

@@ -40,6 +40,45 @@ impl Env {
         Ok(argv)
     }
 
+    /// The `data` pointer a function was created with (see [`Env::bound_function`]).
+    pub fn data<T>(self, info: napi_callback_info) -> JsResult<&'static T> {
+        let mut argc = 0usize;
+        let mut data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: argc 0 means no argv is written; `data` is a valid out-pointer.
+        status(unsafe { napi_get_cb_info(self.0, info, &mut argc, std::ptr::null_mut(), std::ptr::null_mut(), &mut data) }, "get_cb_info")?;
+        if data.is_null() {
+            return Err(RecError::type_error("function has no native handle".into()));
+        }
+        // SAFETY: functions made by `bound_function` carry a pointer to a leaked `Box<T>`
+        // owned by `keep_alive`, an external stored on the function itself, so the box
+        // lives at least as long as any JS reference to the function.
+        Ok(unsafe { &*(data as *const T) })
+    }
+
+    /// A JS function whose `data` is `ptr`, holding `keep_alive` (the external that
+    /// owns `ptr`) as its property `h` so the pointer outlives every call.
+    pub fn bound_function(self, name: &str, cb: napi_callback, ptr: *mut c_void, keep_alive: napi_value) -> JsResult<napi_value> {
+        let cname = CString::new(name).map_err(|_| RecError::plain("bad function name".into()))?;
+        let mut f = std::ptr::null_mut();
+        // SAFETY: `cname` is NUL-terminated and outlives the call; `cb` has the Node-API signature.
+        status(unsafe { napi_create_function(self.0, cname.as_ptr(), NAPI_AUTO_LENGTH, cb, ptr, &mut f) }, "create_function")?;
+        self.set(f, "h", keep_alive)?;
+        Ok(f)
+    }
+
+    pub fn set(self, object: napi_value, name: &str, value: napi_value) -> JsResult<()> {
+        let cname = CString::new(name).map_err(|_| RecError::plain("bad property name".into()))?;
+        // SAFETY: `cname` is NUL-terminated; `object` and `value` are live values of this scope.
+        status(unsafe { napi_set_named_property(self.0, object, cname.as_ptr(), value) }, "set_named_property")
+    }
+
+    pub fn object(self) -> JsResult<napi_value> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid out-pointer.
+        status(unsafe { napi_create_object(self.0, &mut out) }, "create_object")?;
+        Ok(out)
+    }
+
     pub fn external<T>(self, v: napi_value) -> JsResult<&'static T> {
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: `p` is a valid out-pointer; Node checks that `v` is an external.

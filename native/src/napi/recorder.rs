@@ -64,8 +64,56 @@ js_fn!(rec_open, |env, info| {
     let rec = Recorder::open(Path::new(&path), &opts, attach)?;
     let scratch_ref = env.reference(a[1])?;
     let h = Box::new(Handle { recorder: RefCell::new(Some(rec)), scratch: Cell::new((p, len)), scratch_ref: Cell::new(scratch_ref) });
-    env.create_external(h, finalize)
+    let ptr = &*h as *const Handle as *mut c_void;
+    let external = env.create_external(h, finalize)?;
+    // The hot-path calls as functions bound to this recorder: no argument to convert.
+    let out = env.object()?;
+    env.set(out, "h", external)?;
+    for (name, cb) in BOUND {
+        let f = env.bound_function(name, *cb, ptr, external)?;
+        env.set(out, name, f)?;
+    }
+    Ok(out)
 });
+
+/// Runs `f` with the recorder a bound function belongs to and the call buffer.
+fn with_bound(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<()>) -> JsResult<()> {
+    let h: &Handle = env.data(info)?;
+    let mut guard = h.recorder.try_borrow_mut().map_err(|_| RecError::plain("recorder re-entered".into()))?;
+    let rec = guard.as_mut().ok_or_else(closed)?;
+    let (p, len) = h.scratch.get();
+    // SAFETY: as in `with_call`.
+    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
+    f(rec, &mut Args::new(bytes))
+}
+
+macro_rules! bound_call {
+    ($name:ident, $method:ident) => {
+        js_fn!($name, |env, info| {
+            with_bound(env, info, |rec, a| rec.$method(a))?;
+            // NULL is `undefined` to JS.
+            Ok(std::ptr::null_mut())
+        });
+    };
+}
+
+bound_call!(b_span_start, span_start);
+bound_call!(b_span_end, span_end);
+bound_call!(b_span_name, span_name);
+bound_call!(b_span_attributes, span_attributes);
+bound_call!(b_span_links, span_links);
+bound_call!(b_measurement, measurement);
+bound_call!(b_event, event);
+
+const BOUND: &[(&str, napi_callback)] = &[
+    ("spanStart", b_span_start),
+    ("spanEnd", b_span_end),
+    ("spanName", b_span_name),
+    ("spanAttributes", b_span_attributes),
+    ("spanLinks", b_span_links),
+    ("measurement", b_measurement),
+    ("event", b_event),
+];
 
 js_fn!(rec_set_scratch, |env, info| {
     let [h, buf] = env.args::<2>(info)?;
@@ -95,25 +143,10 @@ macro_rules! ref_call {
         });
     };
 }
-macro_rules! void_call {
-    ($name:ident, $method:ident) => {
-        js_fn!($name, |env, info| {
-            with_call(env, info, |rec, a| rec.$method(a))?;
-            Ok(env.undefined())
-        });
-    };
-}
 
 ref_call!(rec_resource, create_resource);
 ref_call!(rec_scope, create_scope);
 ref_call!(rec_metric, create_metric);
-void_call!(rec_span_start, span_start);
-void_call!(rec_span_end, span_end);
-void_call!(rec_span_name, span_name);
-void_call!(rec_span_attributes, span_attributes);
-void_call!(rec_span_links, span_links);
-void_call!(rec_measurement, measurement);
-void_call!(rec_event, event);
 
 js_fn!(rec_stats, |env, info| {
     let [h] = env.args::<1>(info)?;
@@ -150,13 +183,6 @@ pub(super) const EXPORTS: &[(&str, napi_callback)] = &[
     ("recResource", rec_resource),
     ("recScope", rec_scope),
     ("recMetric", rec_metric),
-    ("recSpanStart", rec_span_start),
-    ("recSpanEnd", rec_span_end),
-    ("recSpanName", rec_span_name),
-    ("recSpanAttributes", rec_span_attributes),
-    ("recSpanLinks", rec_span_links),
-    ("recMeasurement", rec_measurement),
-    ("recEvent", rec_event),
     ("recStats", rec_stats),
     ("recClose", rec_close),
 ];
