@@ -218,7 +218,10 @@ describeNative('collector end to end (native)', () => {
       check();
     });
     const child = spawn(process.execPath, ['--import', path.join(ROOT, 'register.mjs'), appFile], {
-      env: { PATH: process.env.PATH, OTLP_MMAP_DIR: dir, OTEL_SERVICE_NAME: 'crash-app' },
+      // This test is about what survives a crash, not about ring sizing: a larger span
+      // ring keeps a collector starved of CPU by a busy test machine from turning into
+      // ring-full drops (those are counted and asserted zero below).
+      env: { PATH: process.env.PATH, OTLP_MMAP_DIR: dir, OTEL_SERVICE_NAME: 'crash-app', OTLP_MMAP_SPAN_SLOTS: '65536' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
