@@ -340,7 +340,7 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
     suffix,
     exporter: exporterValue,
     otlp,
-    pollIntervalMs: duration(flags.pollInterval, '--poll-interval', 'OTLP_MMAP_POLL_INTERVAL', 100),
+    pollIntervalMs: duration(flags.pollInterval, '--poll-interval', 'OTLP_MMAP_POLL_INTERVAL', 20),
     scanIntervalMs: duration(flags.scanInterval, '--scan-interval', undefined, 1000),
     batchDelayMs: duration(flags.batchDelay, '--batch-delay', 'OTEL_BSP_SCHEDULE_DELAY', 1000, true),
     maxBatchBytes,

@@ -27,7 +27,7 @@ export const COLLECT_OPTIONS: OptionSpec[] = [
   O('Input', '--dir', 'dir', 'DIR', 'Follow every otlp-mmap file in DIR (new files are picked up as they appear).', { env: 'OTLP_MMAP_DIR', def: '$TMPDIR/otlp-mmap' }),
   O('Input', '--file', 'file', 'FILE', 'Follow one file instead (it may appear later and be replaced).', { env: 'OTLP_MMAP_FILE or SDK_MMAP_EXPORTER_FILE' }),
   O('Input', '--suffix', 'suffix', 'SUFFIX', 'In --dir, follow only names ending with SUFFIX ("" for every file; hidden names never).', { def: '.otlp-mmap' }),
-  O('Input', '--poll-interval', 'pollInterval', 'DURATION', 'How often the rings are drained (at once again while they hold more).', { env: 'OTLP_MMAP_POLL_INTERVAL', def: '100ms' }),
+  O('Input', '--poll-interval', 'pollInterval', 'DURATION', 'How often the rings are drained (at once again while they hold more).', { env: 'OTLP_MMAP_POLL_INTERVAL', def: '20ms' }),
   O('Input', '--scan-interval', 'scanInterval', 'DURATION', 'How often the directory is listed and writers are probed.', { def: '1s' }),
   O('Input', '--keep-files', 'keepFiles', undefined, 'Do not remove a file after its writer exited and its data was exported.', { value: true }),
   O('Input', '--max-open-spans', 'maxOpenSpans', 'N', 'Spans being assembled per file; more are dropped and counted.', { def: '65536' }),
