@@ -6,7 +6,7 @@
 //   node bench/apps/span-writer.js --file F [--attrs 8] [--rate R (spans/s, 0 = max)]
 //        [--duration S] [--slots N --slot-size B (span ring; default: recorder defaults)]
 //        [--idle S (stay open without writing; for idle CPU)] [--linger S (stay open after)]
-//        [--count N (stop after N spans)] [--rename-to PATH (then rename the file there: fill mode)]
+//        [--start-delay S (wait before writing)] [--count N (stop after N spans)] [--rename-to PATH (then rename the file there: fill mode)]
 const { openRecorder } = require('../..');
 
 const argv = process.argv.slice(2);
@@ -22,6 +22,7 @@ const idle = Number(get('--idle', 0));
 const linger = Number(get('--linger', 0.5));
 const count = Number(get('--count', Infinity));
 const renameTo = get('--rename-to', null);
+const startDelay = Number(get('--start-delay', 0));
 const opts = {};
 if (get('--slots')) opts.spans = { slots: Number(get('--slots')), slotSize: Number(get('--slot-size', 2048)) };
 
@@ -37,23 +38,17 @@ for (let i = 0; i < nAttrs; i++) {
   if (i < base.length) attrs[base[i][0]] = base[i][1];
   else attrs[`app.attribute.${i}`] = i % 2 ? i * 3 : `value-${i}`;
 }
-let seed = process.pid;
-const hex = (bytes) => {
-  let s = '';
-  for (let i = 0; i < bytes / 4; i++) {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    s += seed.toString(16).padStart(8, '0');
-  }
-  return s;
-};
-const traceIds = Array.from({ length: 4096 }, () => hex(16));
-const spanIds = Array.from({ length: 4096 }, () => hex(8));
+// Unique ids for every span, as a real tracer makes (a collector may key spans by id).
+const idBase = (process.pid % 65536) * 2 ** 32;
+const tracePrefix = `${process.pid.toString(16).padStart(8, '0')}0000000000000000`.slice(0, 16);
 process.stdout.write('ready\n');
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const sleepMs = (ms) => Atomics.wait(sleeper, 0, 0, ms);
 
 if (idle > 0) sleepMs(idle * 1000);
+// Give the collector time to find the new file (it lists its directory every second).
+if (startDelay > 0) sleepMs(startDelay * 1000);
 let done = 0;
 const t0 = process.hrtime.bigint();
 const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -67,9 +62,10 @@ if (idle <= 0) {
       continue;
     }
     while (done < target) {
-      const k = done & 4095;
-      rec.recordSpanStart(scope, traceIds[k], spanIds[k], null, 1, 'GET /users/:id', 2, undefined, attrs);
-      rec.recordSpanEnd(scope, traceIds[k], spanIds[k], undefined, null);
+      const spanId = (idBase + done).toString(16).padStart(16, '0');
+      const traceId = tracePrefix + spanId;
+      rec.recordSpanStart(scope, traceId, spanId, null, 1, 'GET /users/:id', 2, undefined, attrs);
+      rec.recordSpanEnd(scope, traceId, spanId, undefined, null);
       done++;
     }
   }

@@ -82,19 +82,22 @@ function start(cmd, argv, { cpu, env, cwd = ROOT, waitFor, timeoutMs = 30000, on
     }
   });
   if (!waitFor) return Promise.resolve(proc);
+  let timer;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => {
+      if (proc.match) return resolve(proc);
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${argv.join(' ')} not ready after ${timeoutMs} ms:\n${proc.stderr}`));
+    }, timeoutMs);
+  });
   return Promise.race([
     matched.then(() => proc),
     exited.then(() => {
+      if (proc.match) return proc;
       throw new Error(`${cmd} ${argv.join(' ')} exited (${proc.code ?? proc.signal}) before ready:\n${proc.stderr}`);
     }),
-    sleep(timeoutMs).then(() => {
-      if (!proc.match) {
-        child.kill('SIGKILL');
-        throw new Error(`${cmd} ${argv.join(' ')} not ready after ${timeoutMs} ms:\n${proc.stderr}`);
-      }
-      return proc;
-    }),
-  ]);
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Stops a started process (signal, then SIGKILL after `graceMs`). */
@@ -103,7 +106,9 @@ async function stop(proc, signal = 'SIGTERM', graceMs = 5000) {
   try {
     proc.child.kill(signal);
   } catch {}
-  await Promise.race([proc.exitedPromise, sleep(graceMs)]);
+  let t;
+  await Promise.race([proc.exitedPromise, new Promise((r) => (t = setTimeout(r, graceMs)))]);
+  clearTimeout(t);
   if (!proc.exited) {
     try {
       proc.child.kill('SIGKILL');
