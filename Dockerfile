@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# otlp-mmap images. Targets (see docs/deployment.md):
+# otlp-mmap images. Targets (see README.md (Running in containers and Kubernetes)):
 #
 #   dev        Node 20, Rust, PostgreSQL, python3, build tools: the development image.
 #                docker build --target dev -t otlp-mmap-dev .
@@ -18,7 +18,7 @@
 #                docker build --target package --output type=local,dest=./dist-package .
 #
 # Everything is built for glibc (Debian bookworm, `linux-<arch>-gnu`). For musl
-# (Alpine) see the `*-musl` targets at the end and docs/deployment.md.
+# (Alpine) see the `*-musl` targets at the end and README.md (Running in containers and Kubernetes).
 
 ARG NODE_VERSION=20
 ARG RUST_VERSION=1.95

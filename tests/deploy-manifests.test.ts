@@ -1,7 +1,7 @@
 /**
  * The deployment files agree with one another: the Dockerfile's targets and
  * paths, the Kubernetes manifests' volumes, mounts, environment and images,
- * the OpenTelemetry Operator example and the commands in docs/deployment.md.
+ * the OpenTelemetry Operator example and the commands in the README's deployment section.
  * (No Docker engine or cluster runs here: this reads the files themselves.)
  */
 import * as fs from 'node:fs';
@@ -475,8 +475,16 @@ describe('deploy/kubernetes Operator example', () => {
   });
 });
 
-describe('docs/deployment.md', () => {
-  const doc = fs.readFileSync(path.join(root, 'docs', 'deployment.md'), 'utf8');
+describe("the README's deployment section", () => {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Running in containers and Kubernetes');
+  const next = readme.indexOf('\n## ', start + 1);
+  const doc = readme.slice(start, next < 0 ? undefined : next);
+
+  test('exists', () => {
+    expect(start).toBeGreaterThanOrEqual(0);
+  });
+
 
   test('its docker build commands name existing targets and the images the manifests use', () => {
     const targets = new Map<string, string>();

@@ -1,5 +1,5 @@
 /**
- * The distributable package (`npm pack`, documented in docs/deployment.md and
+ * The distributable package (`npm pack`, documented in README.md (Running in containers and Kubernetes) and
  * made by the Dockerfile's `package` target) carries the native binary for
  * this platform and everything the package needs at run time, and works when
  * installed into an app outside the repository: the first way in,
