@@ -13,6 +13,7 @@
 //     at its defaults. The writer starts 2.5 s after creating its file, so the
 //     collector (which lists its directory every second) follows it by then.
 //   node bench/collector-throughput.js [--quick] [--spans N] [--idle S] [--trial S]
+//        [--rates 10000,20000 (fixed trial rates, no search)] [--start-delay S]
 const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./lib/common');
@@ -127,7 +128,7 @@ async function idleCpu(seconds, withWriter) {
   }
 }
 
-async function maxRate(sink, trialSeconds, startDelay) {
+async function maxRate(sink, trialSeconds, startDelay, rates) {
   const dir = c.tmpDir('otlp-mmap-bench-rate-');
   const col = await startCollector(dir, ['--endpoint', sink.url]); // defaults otherwise
   const trials = [];
@@ -148,6 +149,14 @@ async function maxRate(sink, trialSeconds, startDelay) {
     };
     let good = 0;
     let bad = null;
+    if (rates) {
+      for (const r of rates) {
+        const t = await trial(r);
+        if (t.ok) good = Math.max(good, r);
+        else if (bad === null || r < bad) bad = r;
+      }
+      return { maxSpansPerSec: good, maxEventsPerSec: good * 2, firstFailingRate: bad, limitedByWriter: trials.some((t) => t.dropped === 0 && t.achieved < t.rate * 0.95), trials };
+    }
     for (let r = 10000; r <= 1280000; r *= 2) {
       const t = await trial(r);
       if (t.ok) good = r;
@@ -177,6 +186,8 @@ async function main(argv = process.argv.slice(2)) {
   const spans = a.num('--spans', quick ? 20000 : 250000);
   const idleS = a.num('--idle', quick ? 2 : 10);
   const trialS = a.num('--trial', quick ? 1 : 3);
+  const rates = a.get('--rates', null)?.split(',').map(Number); // fixed trial rates instead of the search
+  const startDelay = a.num('--start-delay', 2.5);
   const loadStart = c.loadavg();
   const sink = await c.start(process.execPath, [path.join(c.APPS, 'otlp-sink.js')], { cpu: WRITER_CPU, waitFor: /listening (\d+)/ });
   sink.url = `http://127.0.0.1:${sink.match[1]}`;
@@ -210,10 +221,10 @@ async function main(argv = process.argv.slice(2)) {
       }
     }
     const idle = [await idleCpu(idleS, false), await idleCpu(idleS, true)];
-    const rate = await maxRate(sink, trialS, 2.5);
+    const rate = await maxRate(sink, trialS, startDelay, rates);
     // The same with a writer that starts at once: until the collector's next directory
     // listing (every second) finds the new file, only the ring holds what is written.
-    const rateFast = await maxRate(sink, trialS, 0);
+    const rateFast = await maxRate(sink, trialS, 0, rates);
     const md = [
       '### 6. collector throughput',
       '',
@@ -237,7 +248,7 @@ async function main(argv = process.argv.slice(2)) {
         ['cpuPct', 'CPU (% of a core)', (x) => `${(x * 100).toFixed(2)}%`],
       ]),
       '',
-      `Largest steady write rate with zero drops (one Node process writing spans with 8 attributes at the agent's default ring sizes, starting 2.5 s after creating its file; collector at its defaults exporting to the local receiver; ${trialS} s per trial): **${rate.maxSpansPerSec.toLocaleString('en-US')} spans/s** (${rate.maxEventsPerSec.toLocaleString('en-US')} span events/s)${rate.firstFailingRate ? `; ${rate.firstFailingRate.toLocaleString('en-US')} spans/s dropped` : ''}${rate.limitedByWriter ? ' (the writer itself could not go faster)' : ''}.`,
+      `Largest steady write rate with zero drops (one Node process writing spans with 8 attributes at the agent's default ring sizes, starting ${startDelay} s after creating its file; collector at its defaults exporting to the local receiver; ${trialS} s per trial): **${rate.maxSpansPerSec.toLocaleString('en-US')} spans/s** (${rate.maxEventsPerSec.toLocaleString('en-US')} span events/s)${rate.firstFailingRate ? `; ${rate.firstFailingRate.toLocaleString('en-US')} spans/s dropped` : ''}${rate.limitedByWriter ? ' (the writer itself could not go faster)' : ''}.`,
       '',
       c.table(rate.trials, [
         ['rate', 'target spans/s', c.fmt.int],

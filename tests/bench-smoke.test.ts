@@ -1,0 +1,129 @@
+/**
+ * Smoke runs of the benchmark suite (bench/): every benchmark runs once in a very
+ * short form, as a child process like `npm run bench` runs it, so that the scripts
+ * keep working. Results go to a temporary BENCH_RESULTS_DIR. No timing is asserted:
+ * only that each benchmark ran its real components (agent, collector, OTel SDK,
+ * PostgreSQL, OTLP receiver) and produced complete, consistent results.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..');
+let resultsDir: string;
+
+interface Run {
+  stdout: string;
+  stderr: string;
+}
+
+function bench(script: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bench', script), ...args],
+      { cwd: ROOT, env: { ...process.env, BENCH_RESULTS_DIR: resultsDir }, timeout: 240_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${script} failed: ${err.message}\n${stdout}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function result(name: string): any {
+  return JSON.parse(fs.readFileSync(path.join(resultsDir, `${name}.json`), 'utf8'));
+}
+
+beforeAll(() => {
+  resultsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-bench-smoke-'));
+});
+afterAll(() => {
+  fs.rmSync(resultsDir, { recursive: true, force: true });
+});
+
+jest.setTimeout(300_000);
+
+describe('benchmark suite (smoke)', () => {
+  test('run-all runs the recorder microbenchmark and writes a summary with its table', async () => {
+    const r = await bench('run-all.js', ['--quick', '--only', 'recorder']);
+    expect(r.stdout).toMatch(/\| span start\+end, 8 attributes \| \d+ \| \d+ \| [\d.]+x \|/);
+    const summary = fs.readFileSync(path.join(resultsDir, 'summary-quick.md'), 'utf8');
+    expect(summary).toContain('### 4. recorder microbenchmark');
+    const rec = result('recorder');
+    expect(rec.rows.length).toBe(5);
+    for (const row of rec.rows) expect(row.otlpMmapNs).toBeGreaterThan(0);
+  });
+
+  test('startup: every variant starts and exits cleanly; the agent prints nothing', async () => {
+    const r = await bench('startup.js', ['--runs', '1']);
+    expect(r.stdout).toContain('| empty ESM | otlp-mmap (--import register.mjs) |');
+    const s = result('startup');
+    expect(s.rows.length).toBe(10);
+    for (const row of s.rows) {
+      expect(row.ms).toBeGreaterThan(0);
+      if (row.key === 'otlp-mmap') expect(row.stderr).toBeUndefined();
+    }
+    expect(fs.existsSync(path.join(resultsDir, 'startup.svg'))).toBe(true);
+  });
+
+  test.each([
+    ['express-hello.js', 'express-hello'],
+    ['express-pg.js', 'express-pg'],
+  ])('%s: all three variants serve requests without errors; the collector runs beside otlp-mmap', async (script, name) => {
+    const r = await bench(script, ['--rounds', '1', '--duration', '1', '--warmup', '0.5']);
+    expect(r.stdout).toMatch(/\| otlp-mmap \| [\d,]+ \|/);
+    const s = result(name);
+    expect(s.rows.map((x: { key: string }) => x.key)).toEqual(['none', 'otlp-mmap', 'otel']);
+    for (const row of s.rows) {
+      expect(row.rps).toBeGreaterThan(0);
+      expect(row.cpuUsPerReq).toBeGreaterThan(0);
+      expect(row.rssMB).toBeGreaterThan(0);
+      expect(row.curve.length).toBeGreaterThan(5);
+    }
+    const mmap = s.rows.find((x: { key: string }) => x.key === 'otlp-mmap');
+    expect(mmap.collectorCpuPct).not.toBeNull();
+    const svg = fs.readFileSync(path.join(resultsDir, `${name}-latency.svg`), 'utf8');
+    expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+
+  test('crash-loss: after SIGKILL the collector still exports every ended span of otlp-mmap', async () => {
+    await bench('crash-loss.js', ['--requests', '100', '--rounds', '1']);
+    const s = result('crash-loss');
+    const mmap = s.samples['otlp-mmap'][0];
+    expect(mmap.requests).toBe(100);
+    expect(mmap.expected).toBe(400);
+    expect(mmap.received).toBe(400);
+    expect(mmap.byName).toEqual({
+      'GET /users/:id': 100,
+      'middleware - requestId': 100,
+      'middleware - noCache': 100,
+      'request handler - /users/:id': 100,
+    });
+    const otel = s.samples.otel[0];
+    expect(otel.requests).toBe(100);
+    expect(otel.received).toBeLessThanOrEqual(400);
+  });
+
+  test('collector-throughput: drains every fill, measures idle CPU and runs rate trials', async () => {
+    await bench('collector-throughput.js', ['--quick', '--spans', '3000', '--idle', '1', '--trial', '0.5', '--rates', '2000', '--start-delay', '1.5']);
+    const s = result('collector-throughput');
+    expect(s.drainRows.length).toBe(6);
+    for (const row of s.drainRows) expect(row.eventsPerCpuSec).toBeGreaterThan(0);
+    expect(s.idle.length).toBe(2);
+    expect(s.maxRate.trials.length).toBe(1);
+    expect(s.maxRate.trials[0].achieved).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(resultsDir, 'collector-throughput.svg'))).toBe(true);
+  });
+
+  test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
+    const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
+    expect(r.stdout).toContain('telemetry functions');
+    const s = result('profile-hello');
+    const p = s.profiles[0].summary;
+    expect(p.busyMs).toBeGreaterThan(0);
+    expect(p.categories.some((c: { category: string }) => c.category.startsWith('otlp-mmap'))).toBe(true);
+  });
+});
