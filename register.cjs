@@ -6,7 +6,14 @@
 if (require('node:worker_threads').isMainThread) {
   let agent;
   try {
-    agent = require('./dist/agent/index.js');
+    // The bundled agent (one file, faster to load) when the build made it.
+    let entry = './dist/agent/bundle.js';
+    try {
+      require.resolve(entry);
+    } catch {
+      entry = './dist/agent/index.js';
+    }
+    agent = require(entry);
   } catch (e) {
     process.stderr.write(`otlp-mmap: the agent is not built (${e && e.message}); run \`npm run build\`. This process runs without telemetry.\n`);
   }

@@ -5,7 +5,15 @@ import { createRequire } from 'node:module';
 
 let agent;
 try {
-  agent = createRequire(import.meta.url)('./dist/agent/index.js');
+  const require = createRequire(import.meta.url);
+  // The bundled agent (one file, faster to load) when the build made it.
+  let entry = './dist/agent/bundle.js';
+  try {
+    require.resolve(entry);
+  } catch {
+    entry = './dist/agent/index.js';
+  }
+  agent = require(entry);
 } catch (e) {
   process.stderr.write(`otlp-mmap: the agent is not built (${e && e.message}); run \`npm run build\`. This process runs without telemetry.\n`);
 }

@@ -95,9 +95,17 @@ export interface AgentConfig {
   /** Milliseconds between runs of observable instrument callbacks. */
   metricExportIntervalMs: number;
   file: FileConfig;
+  /**
+   * `OTLP_MMAP_ESM_HOOK`: `auto` installs import-in-the-middle's ESM loader hook only when the
+   * main module is an ES module (on Node 20 the hook costs a loader thread and ~100 ms of
+   * start-up); `always` and `never` force it.
+   */
+  esmHook: EsmHookMode;
   /** One message per bad value, in the order found. */
   warnings: string[];
 }
+
+export type EsmHookMode = 'auto' | 'always' | 'never';
 
 /** Environment variables as `process.env` has them. */
 export type Env = Record<string, string | undefined>;
@@ -357,6 +365,7 @@ export function loadConfig(env: Env = process.env): AgentConfig {
     ),
     metricExportIntervalMs: interval,
     file: parseFile(p),
+    esmHook: p.oneOf<EsmHookMode>('OTLP_MMAP_ESM_HOOK', ['auto', 'always', 'never'], 'auto'),
     warnings: p.warnings,
   };
   return config;

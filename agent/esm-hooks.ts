@@ -14,7 +14,9 @@
  *   >= 22.22.3 / 24.11.1 / 25.1 / 26), the hook runs synchronously and reads the hooked names
  *   at resolve time; nothing needs waiting for.
  */
+import * as fs from 'node:fs';
 import * as nodeModule from 'node:module';
+import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { warnStartup } from './log';
@@ -35,6 +37,52 @@ interface RegisterHooksModule {
 }
 
 type RegisterFn = (specifier: string, parentURL: string, options?: { data?: unknown; transferList?: unknown[] }) => void;
+
+/**
+ * Whether the process's main module is an ES module: `.mjs`; `.js` (or no extension) under a
+ * package.json with `"type": "module"`; or `--input-type=module` / `--experimental-default-type=module`.
+ * CommonJS apps are instrumented through `require` hooks alone, so they need no loader thread.
+ *
+ * @param main - the main script (`process.argv[1]`), if any.
+ * @param execArgv - Node's own flags.
+ */
+export function mainIsEsm(main: string | undefined = process.argv[1], execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((a) => a === '--input-type=module' || a === '--experimental-default-type=module')) return true;
+  if (!main) return false;
+  const ext = path.extname(main);
+  if (ext === '.mjs' || ext === '.mts') return true;
+  if (ext === '.cjs' || ext === '.cts' || ext === '.json' || ext === '.node') return false;
+  // The nearest package.json decides for .js and extensionless files.
+  let dir = path.dirname(path.resolve(main));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return false;
+    dir = up;
+  }
+}
+
+/**
+ * Whether to install the ESM loader hook for `mode` (`OTLP_MMAP_ESM_HOOK`).
+ *
+ * @param mode - `auto`, `always` or `never`.
+ */
+export function esmHookWanted(mode: 'auto' | 'always' | 'never'): boolean {
+  if (mode === 'always') return true;
+  if (mode === 'never') return false;
+  try {
+    return mainIsEsm();
+  } catch {
+    return true;
+  }
+}
 
 /** Longest time `--require` start-up blocks for the loader's acknowledgement. */
 const ACK_TIMEOUT_MS = 5000;

@@ -24,7 +24,7 @@ import {
 import { logs as logsApi } from '@opentelemetry/api-logs';
 import type { Recorder, RecorderOptions } from '../index';
 import { fileNameFor, loadConfig, type AgentConfig, type Env, type LogLevel } from './config';
-import { installEsmHook } from './esm-hooks';
+import { esmHookWanted, installEsmHook } from './esm-hooks';
 import { IdGenerator } from './ids';
 import { setDiagConfigured, setQuiet, warnStartup } from './log';
 import { LoggerProvider } from './logs';
@@ -297,9 +297,9 @@ export function register(entry: 'import' | 'require'): Promise<void> | void {
   try {
     const state = globalState();
     if (state.agent !== undefined) return;
-    const disabled = /^\s*true\s*$/i.test(process.env.OTEL_SDK_DISABLED ?? '');
+    const config = loadConfig();
     let complete: (() => Promise<void> | void) | undefined;
-    if (!disabled && !state.esmHookInstalled) {
+    if (!config.disabled && !state.esmHookInstalled && esmHookWanted(config.esmHook)) {
       state.esmHookInstalled = true;
       complete = installEsmHook(entry === 'import' ? 'await' : 'block');
     }
