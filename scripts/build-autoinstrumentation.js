@@ -35,6 +35,7 @@ const ROOT_FILES = [
   'index.d.ts',
   'register.mjs',
   'register.cjs',
+  'agent-loader.cjs',
   'autoinstrumentation.js',
   'collector/bin.js',
 ];

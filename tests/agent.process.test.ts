@@ -30,7 +30,7 @@ afterAll(cleanup);
 /** A copy of the package (its runtime files, node_modules linked), with or without the native binary. */
 function copyPackage(withBinary: boolean): string {
   const pkg = tempDir();
-  const files = ['package.json', 'index.js', 'register.mjs', 'register.cjs'];
+  const files = ['package.json', 'index.js', 'register.mjs', 'register.cjs', 'agent-loader.cjs'];
   if (withBinary) files.push(...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node')));
   for (const f of files) fs.copyFileSync(path.join(ROOT, f), path.join(pkg, f));
   fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true });
