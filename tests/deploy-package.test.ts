@@ -91,7 +91,7 @@ test('npm pack includes the native binary for this platform and every file packa
   expect(path.basename(tarball)).toBe(`${pkg.name}-${pkg.version}.tgz`);
   const needed = [...filesPackageJsonNeeds(), `otlp-mmap.${platformTriple()}.node`];
   // The entry points the deployment docs use are among them.
-  expect(needed).toEqual(expect.arrayContaining(['register.mjs', 'register.cjs', 'agent-loader.cjs', 'autoinstrumentation.js', 'collector/bin.js', 'index.js']));
+  expect(needed).toEqual(expect.arrayContaining(['register.mjs', 'register.cjs', 'autoinstrumentation.js', 'collector/bin.js', 'index.js']));
   expect(needed.filter((f) => !packed.includes(f))).toEqual([]);
   expect(packed.some((f) => f.startsWith('dist/agent/'))).toBe(true);
   expect(packed.some((f) => f.startsWith('dist/instrumentations/'))).toBe(true);
