@@ -265,10 +265,10 @@ class RecorderImpl {
     this._npending = 0;
     // Recently decoded hex ids: a span's ids recur (its end, its children's parent
     // and trace ids), and decoding 32 hex characters costs far more than a lookup.
-    this._idSlot = new Map();
-    this._idKeys = new Array(ID_CACHE_SLOTS).fill(undefined);
+    // Direct-mapped: the slot comes from the id's last hex characters (random in
+    // generated ids), so a lookup is a few char reads and one string comparison.
+    this._idKeys = new Array(ID_CACHE_SLOTS).fill('');
     this._idBytes = new Uint8Array(ID_CACHE_SLOTS * 16);
-    this._idNext = 0;
     this._metricInt = new Map();
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
@@ -343,23 +343,18 @@ class RecorderImpl {
     if (typeof v === 'string') {
       const buf = this._buf;
       const pos = this._pos;
-      const cached = v.length === bytes * 2 ? this._idSlot.get(v) : undefined;
-      if (cached !== undefined) {
+      const n = v.length;
+      if (n !== bytes * 2) throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
+      const slot = ((v.charCodeAt(n - 1) << 6) ^ (v.charCodeAt(n - 2) << 3) ^ v.charCodeAt(n - 3) ^ (v.charCodeAt(n - 4) << 9)) & (ID_CACHE_SLOTS - 1);
+      const at = slot * 16;
+      if (this._idKeys[slot] === v) {
         const src = this._idBytes;
-        const at = cached * 16;
         for (let i = 0; i < bytes; i++) buf[pos + i] = src[at + i];
-      } else if (v.length !== bytes * 2 || !hexInto(buf, pos, v, bytes)) {
+      } else if (!hexInto(buf, pos, v, bytes)) {
         throw new TypeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${describe(v)}`);
       } else {
-        // Remember it, evicting the oldest entry (a ring of slots).
-        const slot = this._idNext;
-        this._idNext = (slot + 1) & (ID_CACHE_SLOTS - 1);
-        const old = this._idKeys[slot];
-        if (old !== undefined) this._idSlot.delete(old);
         this._idKeys[slot] = v;
-        this._idSlot.set(v, slot);
         const dst = this._idBytes;
-        const at = slot * 16;
         for (let i = 0; i < bytes; i++) dst[at + i] = buf[pos + i];
       }
     } else if (v instanceof Uint8Array) {
