@@ -40,6 +40,11 @@ const inst = autocannon(opts, (err, res) => {
       timeouts: res.timeouts,
       latencyMs: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), mean: n ? sum / n : null, max: n ? s[n - 1] : null },
       curve: pcts.map((p) => [p, q(p)]),
+      // CPU time of this load generator process (start-up included), to tell whether it was the bottleneck.
+      cpuUs: (() => {
+        const u = process.cpuUsage();
+        return u.user + u.system;
+      })(),
     })}\n`,
   );
 });

@@ -32,6 +32,7 @@ async function measure(v, ctx) {
       requests: res.requests,
       cpuUsPerReq: (a1 - a0) / res.requests,
       appCpuPct: (a1 - a0) / wallUs,
+      loadCpuPct: res.cpuUs / wallUs,
       p50: res.latencyMs.p50,
       p99: res.latencyMs.p99,
       curve: res.latencyMs && res.curve,
@@ -90,6 +91,10 @@ async function runHttpBench(opts) {
       const cpu = m((s) => s.cpuUsPerReq);
       const rss = m((s) => s.rssMB);
       return {
+        capacity: 1e6 / cpu,
+        capacityRatio: base ? base.cpu / cpu : null,
+        appCpuPct: m((s) => s.appCpuPct),
+        loadCpuPct: m((s) => s.loadCpuPct),
         variant: v.name,
         key: v.key,
         rps,
@@ -118,6 +123,10 @@ async function runHttpBench(opts) {
         ['variant', 'variant'],
         ['rps', 'req/s', c.fmt.int],
         ['rpsRatio', 'vs no agent', c.fmt.pct],
+        ['appCpuPct', 'app CPU %', c.fmt.pct],
+        ['loadCpuPct', 'load gen CPU %', c.fmt.pct],
+        ['capacity', 'CPU-bound req/s (1/CPU per req)', c.fmt.int],
+        ['capacityRatio', 'CPU-bound vs no agent', c.fmt.pct],
         ['cpuUsPerReq', 'app CPU µs/req', c.fmt.f1],
         ['cpuAddedUs', 'added µs/req', c.fmt.signed],
         ['p50', 'p50 ms', c.fmt.f2],
@@ -127,6 +136,8 @@ async function runHttpBench(opts) {
         ['collectorUsPerReq', 'collector CPU µs/req', c.fmt.f1],
         ['collectorCpuPct', 'collector CPU (% of a core)', c.fmt.pct],
       ]),
+      '',
+      'req/s is what the load generator got; when neither the app (app CPU % below 100%) nor anything else is saturated it is not the app\'s capacity. "CPU-bound req/s" is 1 s divided by the app\'s CPU time per request: what the app\'s core could serve if it were the bottleneck.',
       '',
       cpuAddedRatio !== null ? `otlp-mmap adds ${(cpuAddedRatio * 100).toFixed(0)}% of the CPU per request that OpenTelemetry adds (goal: at most 25%).` : '',
     ].join('\n');
