@@ -31,7 +31,11 @@ async function settle(sink, { quietMs, maxMs }) {
 
 async function once(v, sink, n, rate) {
   await c.getJson(`${sink.url}/reset`);
-  const prep = await prepare(v, sink.url);
+  const ringDrops = { value: null };
+  let result;
+  // A summary line every 250 ms (logging only; everything else at defaults) shows the
+  // ring drop counters while the app's file is still followed.
+  const prep = await prepare(v, sink.url, { collectorArgs: ['--summary-interval', '250ms'] });
   let app;
   try {
     app = await c.start(process.execPath, [...v.nodeArgs, APP], { cpu: c.APP_CPU, env: { ...v.env, ...prep.env, BENCH_SCENARIO: 'hello' }, waitFor: /listening (\d+)/ });
@@ -43,11 +47,23 @@ async function once(v, sink, n, rate) {
     const s = await settle(sink, { quietMs: 4000, maxMs: 30000 });
     const expected = res.ok * SPANS_PER_REQUEST;
     const received = s.distinctSpans;
-    return { requests: res.ok, expected, received, lost: Math.max(0, expected - received), lostPct: Math.max(0, expected - received) / expected, byName: s.byName, duplicates: s.spans - s.distinctSpans };
+    result = { requests: res.ok, expected, received, lost: Math.max(0, expected - received), lostPct: Math.max(0, expected - received) / expected, byName: s.byName, duplicates: s.spans - s.distinctSpans };
   } finally {
     if (app && !app.exited) await c.stop(app, 'SIGKILL');
     await prep.cleanup();
+    if (prep.collector) {
+      // The summary lines count what the app's recorder could not write because a ring was full.
+      const all = [...prep.collector.stderr.matchAll(/file drops events=(\d+) spans=(\d+) measurements=(\d+)/g)];
+      ringDrops.value = { events: 0, spans: 0, measurements: 0 };
+      for (const m of all) {
+        ringDrops.value.events = Math.max(ringDrops.value.events, Number(m[1]));
+        ringDrops.value.spans = Math.max(ringDrops.value.spans, Number(m[2]));
+        ringDrops.value.measurements = Math.max(ringDrops.value.measurements, Number(m[3]));
+      }
+    }
   }
+  result.ringDrops = ringDrops.value;
+  return result;
 }
 
 async function main(argv = process.argv.slice(2)) {
@@ -64,6 +80,7 @@ async function main(argv = process.argv.slice(2)) {
     for (let r = 0; r < rounds; r++) {
       for (const v of r % 2 ? [...vs].reverse() : vs) {
         const s = await once(v, sink, n, rate);
+        if (s.ringDrops && (s.ringDrops.spans || s.ringDrops.events)) process.stderr.write(`  (otlp-mmap ring drops: ${JSON.stringify(s.ringDrops)})\n`);
         samples[v.key].push(s);
         process.stderr.write(`  crash-loss round ${r + 1}/${rounds} ${v.name}: ${s.received}/${s.expected} spans received\n`);
       }
@@ -76,6 +93,7 @@ async function main(argv = process.argv.slice(2)) {
       lost: c.median(samples[v.key].map((s) => s.lost)),
       lostPct: c.median(samples[v.key].map((s) => s.lostPct)),
       worstLostPct: Math.max(...samples[v.key].map((s) => s.lostPct)),
+      ringDrops: v.collector ? samples[v.key].reduce((n, s) => n + (s.ringDrops ? s.ringDrops.spans : 0), 0) : null,
     }));
     const md = [
       '### 5. crash loss (SIGKILL)',
@@ -89,6 +107,7 @@ async function main(argv = process.argv.slice(2)) {
         ['lost', 'lost', c.fmt.int],
         ['lostPct', 'lost %', c.fmt.pct],
         ['worstLostPct', 'worst round lost %', c.fmt.pct],
+        ['ringDrops', 'span messages dropped by a full ring (all rounds)', c.fmt.int],
       ]),
     ].join('\n');
     const file = c.writeResult('crash-loss', { requests: n, rate, rounds, rows, samples, loadavgEnd: c.loadavg() });
