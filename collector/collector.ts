@@ -112,6 +112,8 @@ export class Collector {
   private readonly startedAt = Date.now();
   private readonly version = readVersion();
   private timers: NodeJS.Timeout[] = [];
+  /** Notifications for the followed directory (undefined where unavailable). */
+  private watcher: fs.FSWatcher | undefined;
   private pollTimer?: NodeJS.Timeout | NodeJS.Immediate;
   private running = false;
   private stopping = false;
@@ -159,10 +161,45 @@ export class Collector {
       if (a) this.log.info(`health check on http://${a.host}:${a.port}/healthz`);
     }
     this.guard('scan', () => this.scan());
+    this.watchSource();
     this.schedulePoll(0);
     this.timers.push(setInterval(() => this.guard('scan', () => this.scan()), this.config.scanIntervalMs));
     this.timers.push(setInterval(() => this.guard('metrics', () => this.exportMetrics()), this.config.metricIntervalMs));
     if (this.config.summaryIntervalMs > 0) this.timers.push(setInterval(() => this.guard('summary', () => this.log.info(summaryLine(this.stats()))), this.config.summaryIntervalMs));
+  }
+
+  /**
+   * Watches the directory (inotify) so a new file is followed as soon as it is renamed
+   * into place: a busy app's first burst would otherwise fill its rings before the next
+   * periodic scan. The periodic scan stays, for file systems without notifications.
+   */
+  private watchSource(): void {
+    const src = this.config.source;
+    const dir = src.kind === 'dir' ? src.dir : path.dirname(src.file);
+    let pending = false;
+    try {
+      this.watcher = fs.watch(dir, { persistent: false }, () => {
+        if (pending || this.stopping) return;
+        pending = true;
+        setImmediate(() => {
+          pending = false;
+          if (!this.stopping) this.guard('scan', () => this.scan());
+        });
+      });
+      this.watcher.on('error', () => this.closeWatcher());
+    } catch {
+      // The directory may not exist yet, or notifications are unavailable: the periodic scan covers it.
+      this.watcher = undefined;
+    }
+  }
+
+  private closeWatcher(): void {
+    try {
+      this.watcher?.close();
+    } catch {
+      // already closed
+    }
+    this.watcher = undefined;
   }
 
   /** Runs a periodic task; an unexpected error is logged and the collector keeps running. */
@@ -188,6 +225,7 @@ export class Collector {
   async stop(): Promise<void> {
     if (!this.running || this.stopping) return;
     this.stopping = true;
+    this.closeWatcher();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.clearPollTimer();
@@ -348,6 +386,8 @@ export class Collector {
       let names: string[] = [];
       try {
         names = fs.readdirSync(src.dir);
+        // The directory may have appeared since start(): watch it from now on.
+        if (this.watcher === undefined && this.running && !this.stopping) this.watchSource();
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         this.log.limited(code === 'ENOENT' ? 'info' : 'warn', 'scan-dir', 60_000, code === 'ENOENT' ? `waiting for ${src.dir} to exist` : `cannot list ${src.dir}: ${(e as Error).message}`);
