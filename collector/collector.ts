@@ -112,6 +112,9 @@ export class Collector {
   private readonly startedAt = Date.now();
   private readonly version = readVersion();
   private timers: NodeJS.Timeout[] = [];
+  /** Consecutive polls that read nothing, and whether the current one read anything. */
+  private idlePolls = 0;
+  private readSinceLastPoll = false;
   /** Notifications for the followed directory (undefined where unavailable). */
   private watcher: fs.FSWatcher | undefined;
   private pollTimer?: NodeJS.Timeout | NodeJS.Immediate;
@@ -329,8 +332,14 @@ export class Collector {
       this.guard('poll', () => {
         for (const s of [...this.sources.values()]) if (s.state === 'live' && this.pollSource(s)) more = true;
       });
-      // A ring still holding messages is read again at once; otherwise wait.
-      this.schedulePoll(more ? 0 : this.config.pollIntervalMs);
+      // A ring still holding messages is read again at once; otherwise wait. After
+      // polls that found nothing the wait grows (up to 2.5x the interval) to keep an idle
+      // collector cheap; anything read brings it straight back.
+      if (this.readSinceLastPoll) this.idlePolls = 0;
+      else this.idlePolls++;
+      this.readSinceLastPoll = false;
+      const idleFactor = Math.min(2.5, 1 + this.idlePolls / 20);
+      this.schedulePoll(more ? 0 : Math.round(this.config.pollIntervalMs * idleFactor));
     };
     this.pollTimer = delayMs === 0 ? setImmediate(run) : setTimeout(run, delayMs);
   }
@@ -352,6 +361,7 @@ export class Collector {
     }
     for (const err of r.errors) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
     if (r.read.events + r.read.spans + r.read.measurements === 0) return false;
+    this.readSinceLastPoll = true;
     const status = s.refreshStatus();
     return status !== undefined && (status.rings.events.used > 0 || status.rings.spans.used > 0 || status.rings.measurements.used > 0);
   }
