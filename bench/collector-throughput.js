@@ -222,8 +222,8 @@ async function main(argv = process.argv.slice(2)) {
     }
     const idle = [await idleCpu(idleS, false), await idleCpu(idleS, true)];
     const rate = await maxRate(sink, trialS, startDelay, rates);
-    // The same with a writer that starts at once: until the collector's next directory
-    // listing (every second) finds the new file, only the ring holds what is written.
+    // The same with a writer that starts at once: until the collector notices the new file
+    // (directory watch, or its listing every second), only the ring holds what is written.
     const rateFast = await maxRate(sink, trialS, 0, rates);
     // The same memory as the default span ring (4096 x 2048 B = 8 MiB) cut into more, smaller
     // slots (16384 x 512 B): more messages of headroom while the collector is busy elsewhere.
@@ -261,7 +261,7 @@ async function main(argv = process.argv.slice(2)) {
       '',
       `The same with the span ring resized to 16384 slots x 512 B (the same 8 MiB; \`OTLP_MMAP_SPAN_SLOTS=16384 OTLP_MMAP_SPAN_SLOT_SIZE=512\`): **${rateRing.maxSpansPerSec.toLocaleString('en-US')} spans/s** with zero drops${rateRing.firstFailingRate ? `; ${rateRing.firstFailingRate.toLocaleString('en-US')} spans/s dropped` : ''}${rateRing.limitedByWriter ? ' (the writer itself could not go faster)' : ''}.`,
       '',
-      `The same with a writer that writes from the moment its file exists (before the collector's next directory listing finds it; that first stretch has only the ring, 4096 span slots by default): **${rateFast.maxSpansPerSec.toLocaleString('en-US')} spans/s** with zero drops${rateFast.firstFailingRate ? `; ${rateFast.firstFailingRate.toLocaleString('en-US')} spans/s dropped` : ''}${rateFast.limitedByWriter ? ' (the writer itself could not go faster)' : ''}.`,
+      `The same with a writer that writes from the moment its file exists (until the collector notices the new file, only the ring holds what is written: 4096 span slots by default): **${rateFast.maxSpansPerSec.toLocaleString('en-US')} spans/s** with zero drops${rateFast.firstFailingRate ? `; ${rateFast.firstFailingRate.toLocaleString('en-US')} spans/s dropped` : ''}${rateFast.limitedByWriter ? ' (the writer itself could not go faster)' : ''}.`,
     ].join('\n');
     const svg = c.lineChart(
       ['null', 'otlp'].flatMap((kind) => [
