@@ -269,7 +269,6 @@ class RecorderImpl {
     // generated ids), so a lookup is a few char reads and one string comparison.
     this._idKeys = new Array(ID_CACHE_SLOTS).fill('');
     this._idBytes = new Uint8Array(ID_CACHE_SLOTS * 16);
-    this._metricInt = new Map();
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
   }

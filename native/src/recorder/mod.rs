@@ -68,13 +68,6 @@ enum RefKind {
     Metric { int: bool },
 }
 
-/// Per-ring counters kept by this recorder.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RingCounts {
-    pub written: u64,
-    pub dropped_here: u64,
-}
-
 #[derive(Debug, Clone)]
 pub struct Stats {
     pub written: [u64; 3],
@@ -93,7 +86,8 @@ pub struct Recorder {
     blobs: HashMap<(u8, Vec<u8>), i64>,
     refs: RefMap<RefKind>,
     truncated_key: i64,
-    counts: [RingCounts; 3],
+    /// Messages this recorder published, per ring (`RingKind::index`).
+    written: [u64; 3],
     values: ValueEncoder,
     /// Longest single value per ring (indexed by RingKind::index); dictionary entries are unlimited.
     value_limits: [usize; 3],
@@ -137,7 +131,7 @@ impl Recorder {
             blobs: HashMap::new(),
             refs: RefMap::default(),
             truncated_key: 0,
-            counts: Default::default(),
+            written: [0; 3],
             values: ValueEncoder { value_limit: usize::MAX, truncated: 0 },
             value_limits,
             msg: Vec::with_capacity(1024),
@@ -155,22 +149,21 @@ impl Recorder {
 
     /// Claims a slot and publishes `self.msg`, or counts a drop when the ring is full.
     fn publish(&mut self, ring: RingKind) -> bool {
-        Self::publish_parts(&self.map, &self.layout, &mut self.counts, ring, &[&self.msg])
+        Self::publish_parts(&self.map, &self.layout, &mut self.written, ring, &[&self.msg])
     }
 
     /// Claims a slot and publishes the concatenation of `parts` (one message).
     #[inline]
-    fn publish_parts(map: &Mapping, layout: &FileLayout, counts: &mut [RingCounts; 3], ring: RingKind, parts: &[&[u8]]) -> bool {
+    fn publish_parts(map: &Mapping, layout: &FileLayout, written: &mut [u64; 3], ring: RingKind, parts: &[&[u8]]) -> bool {
         let r = layout.ring(ring);
         match r.try_claim(map) {
             Some(seq) => {
                 r.write_parts_and_publish(map, seq, parts);
-                counts[ring.index()].written += 1;
+                written[ring.index()] += 1;
                 true
             }
             None => {
                 layout.dict.count_drop(map, ring);
-                counts[ring.index()].dropped_here += 1;
                 false
             }
         }
@@ -370,7 +363,7 @@ impl Recorder {
             let mut enc = Enc::new(&mut self.msg);
             enc.tag(SPAN_TAG_ATTRS, crate::wire::encode::WT_LEN);
             enc.varint(body.len() as u64);
-            Self::publish_parts(&self.map, &self.layout, &mut self.counts, RingKind::Spans, &[&self.msg, body]);
+            Self::publish_parts(&self.map, &self.layout, &mut self.written, RingKind::Spans, &[&self.msg, body]);
             from = to;
         }
     }
@@ -422,7 +415,7 @@ impl Recorder {
         let mut enc = Enc::new(&mut self.msg);
         enc.tag(SPAN_TAG_START, crate::wire::encode::WT_LEN);
         enc.varint((self.inner.len() + body.len()) as u64);
-        Self::publish_parts(&self.map, &self.layout, &mut self.counts, RingKind::Spans, &[&self.msg, &self.inner, body]);
+        Self::publish_parts(&self.map, &self.layout, &mut self.written, RingKind::Spans, &[&self.msg, &self.inner, body]);
         if fit < self.ranges.len() {
             self.write_attribute_updates(scope, trace, span, fit);
         }
@@ -672,7 +665,7 @@ impl Recorder {
     pub fn stats(&self) -> Stats {
         let d = &self.layout.dict;
         Stats {
-            written: [self.counts[0].written, self.counts[1].written, self.counts[2].written],
+            written: self.written,
             dropped_in_file: [
                 d.dropped(&self.map, RingKind::Events),
                 d.dropped(&self.map, RingKind::Spans),
