@@ -100,6 +100,9 @@ impl Reader {
     pub fn read_raw(&mut self, ring: RingKind, max: usize, writer_dead: bool, mut f: impl FnMut(RawRecord)) -> usize {
         let r = *self.layout.ring(ring);
         let mut n = 0;
+        // A claimed slot can only lie within one ring's length of the reader: more skips
+        // than that mean a corrupt writer_index, and must not turn into an endless loop.
+        let mut skips = 0u64;
         while n < max {
             let next = r.reader_index(&self.map) + 1;
             if r.next_readable(&self.map).is_some() {
@@ -110,9 +113,10 @@ impl Reader {
                 }
                 r.advance(&self.map, next);
                 n += 1;
-            } else if writer_dead && r.is_claimed_unpublished(&self.map, next) {
+            } else if writer_dead && skips < r.num_buffers && r.is_claimed_unpublished(&self.map, next) {
                 r.advance(&self.map, next);
                 self.skipped[ring.index()] += 1;
+                skips += 1;
             } else {
                 break;
             }

@@ -688,4 +688,4 @@ pub fn dict_ref(r: i64) -> DictRef {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -61,7 +61,7 @@ pub(crate) fn temp(name: &str) -> std::path::PathBuf {
     dir.join(name)
 }
 
-fn scope(rec: &mut Recorder) -> i64 {
+pub(crate) fn scope(rec: &mut Recorder) -> i64 {
     let res = rec.create_resource(&mut Call::default().attrs(&[]).blob(b"").args()).unwrap();
     rec.create_scope(&mut Call::default().f64(res as f64).blob(b"scope").u8(1).blob(b"1.0").attrs(&[]).args()).unwrap()
 }
