@@ -214,11 +214,10 @@ function startWith(config: AgentConfig): Agent {
     });
     const loggerProvider = new LoggerProvider({ recorder, resourceRef, limits: config.logRecordLimits, eventNameRef });
     const propagator = createPropagator(config);
-    const { AsyncLocalStorageContextManager } =
-      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+    const { ContextManager } = require('./context') as typeof import('./context');
 
     const registered = [
-      contextApi.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()),
+      contextApi.setGlobalContextManager(new ContextManager().enable()),
       propagationApi.setGlobalPropagator(propagator),
       traceApi.setGlobalTracerProvider(tracerProvider),
       metricsApi.setGlobalMeterProvider(meterProvider),
