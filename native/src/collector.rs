@@ -152,6 +152,7 @@ mod untrusted_file_tests {
     use crate::file::layout::*;
     use crate::recorder::args::Tag;
     use crate::recorder::tests::{opts, scope, temp, Call};
+    use crate::collect::tests::Rng;
     use crate::recorder::Recorder;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -338,16 +339,8 @@ mod untrusted_file_tests {
             }
         }
         eprintln!("{rounds} mutated files: {collected} collected, {refused} refused with an error");
-        assert_eq!(collected + refused, rounds);
-    }
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
+        // Both paths must be exercised: files refused at open (bad headers) and files whose
+        // damaged records are read, skipped and counted.
+        assert!(collected > rounds / 50 && refused > rounds / 50, "{collected} collected, {refused} refused");
     }
 }

@@ -42,7 +42,7 @@ pub mod selfmetrics;
 pub mod spans;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::wire::decode;
 use crate::wire::encode::Enc;

@@ -1040,10 +1040,10 @@ fn bounds_metric_memory_and_counts_what_does_not_fit() {
 }
 
 /// A small deterministic generator for the randomized tests.
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

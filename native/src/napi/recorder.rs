@@ -31,10 +31,8 @@ fn closed() -> RecError {
     RecError::type_error("recorder is closed: open a new one with openRecorder()".into())
 }
 
-/// Runs `f` with the live recorder and the call buffer.
-fn with_call<T>(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<T>) -> JsResult<T> {
-    let [h] = env.args::<1>(info)?;
-    let h: &Handle = env.external(h)?;
+/// Runs `f` with the live recorder of `h` and its call buffer.
+fn with_handle<T>(h: &Handle, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<T>) -> JsResult<T> {
     let mut guard = h.recorder.try_borrow_mut().map_err(|_| RecError::plain("recorder re-entered".into()))?;
     let rec = guard.as_mut().ok_or_else(closed)?;
     let (p, len) = h.scratch.get();
@@ -42,6 +40,12 @@ fn with_call<T>(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&
     // JS thread writes it, and not while this synchronous call runs.
     let bytes = unsafe { std::slice::from_raw_parts(p, len) };
     f(rec, &mut Args::new(bytes))
+}
+
+/// `with_handle` for functions that take the handle as their argument.
+fn with_call<T>(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<T>) -> JsResult<T> {
+    let [h] = env.args::<1>(info)?;
+    with_handle(env.external(h)?, f)
 }
 
 fn geometry(env: Env, slots: super::sys::napi_value, size: super::sys::napi_value) -> JsResult<RingGeometry> {
@@ -78,13 +82,7 @@ js_fn!(rec_open, |env, info| {
 
 /// Runs `f` with the recorder a bound function belongs to and the call buffer.
 fn with_bound(env: Env, info: super::sys::napi_callback_info, f: impl FnOnce(&mut Recorder, &mut Args) -> JsResult<()>) -> JsResult<()> {
-    let h: &Handle = env.data(info)?;
-    let mut guard = h.recorder.try_borrow_mut().map_err(|_| RecError::plain("recorder re-entered".into()))?;
-    let rec = guard.as_mut().ok_or_else(closed)?;
-    let (p, len) = h.scratch.get();
-    // SAFETY: as in `with_call`.
-    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-    f(rec, &mut Args::new(bytes))
+    with_handle(env.data(info)?, f)
 }
 
 macro_rules! bound_call {
