@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+'use strict';
+// Where otlp-mmap's added CPU per request goes, by switching parts of the agent off one
+// at a time (express hello world, same load as bench 1, interleaved rounds, medians):
+//   no agent | agent, no instrumentation | http only | http + express |
+//   http + express, sampler always_off (no span recorded) | full agent (http + express)
+// Each row's "step" is what that part adds over the row before it.
+//   node bench/breakdown.js [--quick] [--rounds 3] [--duration 6] [--warmup 2] [--connections 10]
+const path = require('node:path');
+const c = require('./lib/common');
+const { prepare } = require('./lib/variants');
+
+function configs() {
+  const base = { OTEL_SERVICE_NAME: 'bench-app' };
+  const agent = ['--import', path.join(c.ROOT, 'register.mjs')];
+  return [
+    { name: 'no agent', key: 'none', nodeArgs: [], env: {} },
+    { name: 'agent loaded, no instrumentation', key: 'bare', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' }, collector: true },
+    { name: 'http instrumentation only', key: 'http', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' }, collector: true },
+    {
+      name: 'http + express, sampler always_off (no span recorded)',
+      key: 'off',
+      nodeArgs: agent,
+      env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express', OTEL_TRACES_SAMPLER: 'always_off' },
+      collector: true,
+    },
+    { name: 'http + express (the full agent of bench 1)', key: 'full', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' }, collector: true },
+  ];
+}
+
+async function measure(v, sinkUrl, { duration, warmup, connections }) {
+  const prep = await prepare(v, sinkUrl);
+  let app;
+  try {
+    app = await c.start(process.execPath, [...v.nodeArgs, path.join(c.APPS, 'express-app.js')], {
+      cpu: c.APP_CPU,
+      env: { ...v.env, ...prep.env, BENCH_SCENARIO: 'hello' },
+      waitFor: /listening (\d+)/,
+    });
+    const url = `http://127.0.0.1:${app.match[1]}/users/42`;
+    await c.autocannon(url, { duration: warmup, connections });
+    const cpu0 = c.cpuMicros(app.pid);
+    const res = await c.autocannon(url, { duration, connections });
+    const cpu1 = c.cpuMicros(app.pid);
+    const requests = res.requests || res.rps * duration;
+    return { rps: res.rps, cpuPerReq: (cpu1 - cpu0) / requests, rss: c.rssMB(app.pid).rss };
+  } finally {
+    if (app) await c.stop(app);
+    await prep.cleanup();
+  }
+}
+
+async function main(argv = process.argv.slice(2)) {
+  const a = c.args(argv);
+  const quick = a.has('--quick');
+  const rounds = a.num('--rounds', quick ? 1 : 3);
+  const opts = { duration: a.num('--duration', quick ? 2 : 6), warmup: a.num('--warmup', quick ? 1 : 2), connections: a.num('--connections', 10) };
+  const list = configs();
+  const sink = await c.startSink();
+  const samples = new Map(list.map((v) => [v.key, []]));
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order every round so drift hits every configuration alike.
+      const order = list.map((_, i) => list[(i + r) % list.length]);
+      for (const v of order) {
+        const m = await measure(v, sink.url, opts);
+        samples.get(v.key).push(m);
+        process.stderr.write(`round ${r + 1}: ${v.name}: ${m.cpuPerReq.toFixed(1)} us/req, ${Math.round(m.rps)} req/s\n`);
+      }
+    }
+  } finally {
+    await c.stop(sink);
+  }
+  const rows = [];
+  let prev = null;
+  let none = null;
+  for (const v of list) {
+    const s = samples.get(v.key);
+    const cpu = c.median(s.map((x) => x.cpuPerReq));
+    const row = { name: v.name, key: v.key, cpu, rps: c.median(s.map((x) => x.rps)), rss: c.median(s.map((x) => x.rss)) };
+    if (none === null) none = cpu;
+    row.added = cpu - none;
+    row.step = prev === null ? 0 : cpu - prev;
+    prev = v.key === 'off' ? prev : cpu; // always_off is a side branch: steps continue from http-only
+    rows.push(row);
+  }
+  const md = c.table(rows, [
+    ['name', 'configuration'],
+    ['cpu', 'app CPU µs/req', (x) => x.toFixed(1)],
+    ['added', 'added µs/req', (x) => `+${x.toFixed(1)}`],
+    ['step', 'step µs/req', (x) => (x >= 0 ? '+' : '') + x.toFixed(1)],
+    ['rps', 'req/s', (x) => Math.round(x).toLocaleString('en-US')],
+    ['rss', 'RSS MB', (x) => x.toFixed(1)],
+  ]);
+  const file = c.writeResult('breakdown', { machine: c.machine(), rounds, ...opts, rows, samples: Object.fromEntries(samples) });
+  return { md, rows, file };
+}
+
+if (require.main === module) {
+  main().then(
+    ({ md, file }) => console.log(`${md}\n\n(results: ${file})`),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { main };
