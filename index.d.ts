@@ -154,7 +154,21 @@ export interface Recorder {
     startTimeUnixNano: TimeNs,
     attributes?: Attributes | null,
   ): void;
-  recordSpanEnd(scopeRef: Ref, traceId: Id, spanId: Id, endTimeUnixNano: TimeNs, status?: SpanStatus | null): void;
+  /**
+   * Ends a span. `name` and `attributes`, when given, are the span's final name and its attributes
+   * set after the start: they are written as a `ChangeSpanName` and `UpdateAttributes` just before
+   * the `EndSpan`, in this one call (the same messages as `recordSpanName` + `recordSpanAttributes`
+   * + `recordSpanEnd`, for one crossing into native code instead of three).
+   */
+  recordSpanEnd(
+    scopeRef: Ref,
+    traceId: Id,
+    spanId: Id,
+    endTimeUnixNano: TimeNs,
+    status?: SpanStatus | null,
+    name?: string | null,
+    attributes?: Attributes | null,
+  ): void;
   recordSpanName(scopeRef: Ref, traceId: Id, spanId: Id, name: string): void;
   recordSpanAttributes(scopeRef: Ref, traceId: Id, spanId: Id, attributes: Attributes): void;
   recordSpanLinks(scopeRef: Ref, traceId: Id, spanId: Id, links: SpanLink[]): void;

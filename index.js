@@ -731,7 +731,7 @@ class RecorderImpl {
     this._b.spanStart();
   }
 
-  recordSpanEnd(scopeRef, traceId, spanId, endTimeUnixNano, status) {
+  recordSpanEnd(scopeRef, traceId, spanId, endTimeUnixNano, status, name, attributes) {
     this._begin();
     this._spanIds(scopeRef, traceId, spanId);
     this._time(endTimeUnixNano, 'endTimeUnixNano');
@@ -748,6 +748,16 @@ class RecorderImpl {
       this._u8(code);
       this._str(status.message || '');
     }
+    if (name === undefined || name === null) {
+      this._u8(0);
+      this._u32(0);
+    } else {
+      if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
+      this._u8(1);
+      this._str(name);
+    }
+    this._attributes(attributes, 'attributes');
+    this._resolvePending();
     this._b.spanEnd();
   }
 

@@ -13,6 +13,7 @@
  */
 import type { Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 
 const kBound = Symbol('otlp-mmap.contextBoundEmit');
@@ -30,12 +31,34 @@ export class ContextManager extends AsyncLocalStorageContextManager {
   }
 }
 
+interface StorageOwner {
+  _asyncLocalStorage: AsyncLocalStorage<Context>;
+}
+
+/** `original.apply(self, args)`: what a bound emit runs inside the emitter's context. */
+function applyEmit(original: Emit, self: EventEmitter, args: IArguments): boolean {
+  return original.apply(self, args as unknown as [string | symbol, ...unknown[]]);
+}
+
 function bindEmitter(manager: ContextManager, context: Context, ee: EventEmitter): void {
   const holder = ee as unknown as Record<symbol, unknown>;
   if (holder[kBound] !== undefined) return;
-  Object.defineProperty(ee, kBound, { value: true, enumerable: false });
+  // A plain symbol-keyed property (never listed by Object.keys, for-in or JSON): defineProperty
+  // would turn every request/response object into a slow dictionary-mode object.
+  holder[kBound] = true;
   const original = ee.emit as Emit;
-  ee.emit = function boundEmit(this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
-    return manager.with(context, original, this, event, ...args);
+  const storage = (manager as unknown as Partial<StorageOwner>)._asyncLocalStorage;
+  if (storage === undefined || typeof storage.run !== 'function') {
+    // Not the manager this was written against: the public (slower) way.
+    ee.emit = function boundEmit(this: EventEmitter, ...args: [string | symbol, ...unknown[]]): boolean {
+      return manager.with(context, original, this, ...args);
+    } as EventEmitter['emit'];
+    return;
+  }
+  ee.emit = function boundEmit(this: EventEmitter): boolean {
+    // Most events of a request (its response's 'finish', say) are emitted from code that already
+    // runs in the request's context: no context switch is needed for those.
+    if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+    return storage.run(context, applyEmit, original, this, arguments);
   } as EventEmitter['emit'];
 }

@@ -198,17 +198,24 @@ export class RecordingSpan implements ApiSpan {
     const rec = shared.recorder;
     const scope = this.tracer.scopeRef;
     const { traceId, spanId } = this.context;
-    try {
-      if (this.nameChanged) rec.recordSpanName(scope, traceId, spanId, this.name);
-      if (this.pending !== undefined) rec.recordSpanAttributes(scope, traceId, spanId, this.pending);
-      if (this.pendingLinks !== undefined) rec.recordSpanLinks(scope, traceId, spanId, this.pendingLinks);
-    } catch (e) {
-      reportOnce('span.end (updates)', e);
+    if (this.pendingLinks !== undefined) {
+      try {
+        rec.recordSpanLinks(scope, traceId, spanId, this.pendingLinks);
+      } catch (e) {
+        reportOnce('span.end (links)', e);
+      }
     }
+    const end = toNanos(endTime);
     try {
-      rec.recordSpanEnd(scope, traceId, spanId, toNanos(endTime), this.status);
+      // Final name, late attributes and the end in one recorder call.
+      rec.recordSpanEnd(scope, traceId, spanId, end, this.status, this.nameChanged ? this.name : undefined, this.pending);
     } catch (e) {
-      reportOnce('span.end', e);
+      reportOnce('span.end (name, attributes)', e);
+      try {
+        rec.recordSpanEnd(scope, traceId, spanId, end, this.status);
+      } catch (e2) {
+        reportOnce('span.end', e2);
+      }
     }
     this.pending = undefined;
     this.pendingLinks = undefined;

@@ -85,6 +85,9 @@ function buildTs() {
     console.warn('otlp-mmap: TypeScript is not installed; dist/ was not built (run npm install in the package).');
     return;
   }
+  // A source file that was removed or renamed must not leave its old output behind (a stale
+  // dist/instrumentations/http.js would shadow dist/instrumentations/http/index.js).
+  for (const dir of ['agent', 'instrumentations', 'collector']) fs.rmSync(path.join(root, 'dist', dir), { recursive: true, force: true });
   // Emit even when a file has type errors so one broken module never blocks the rest;
   // the type check itself is reported (and enforced by the tests' ts-jest run).
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });

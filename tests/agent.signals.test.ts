@@ -74,7 +74,9 @@ describe('traces', () => {
       { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', attributes: { 'link.kind': 'follows' } },
     ]);
     // One start, the updates made after it, and exactly one end (end is idempotent).
-    expect(child.messages).toEqual(['start', 'name', 'attributes', 'link', 'end']);
+    // Links added after the start are written at the end, before the final name and attributes, which
+    // travel with the end in one recorder call.
+    expect(child.messages).toEqual(['start', 'link', 'name', 'attributes', 'end']);
 
     const events = file.events.messages.map((m) => m.message);
     expect(events.map((e) => e.eventName)).toEqual(['checkpoint', 'exception']);

@@ -3,8 +3,9 @@
  * `@opentelemetry/instrumentation-express` 0.71.0 and `@opentelemetry/instrumentation-pg`
  * 0.76.0: the same app (express 4 and 5, real PostgreSQL, same requests) runs under
  * each in a child process with the official in-memory SDK, and the span trees are
- * compared: names, kinds, parents, attribute keys, status and events. Both runs
- * use `@opentelemetry/instrumentation-http` for the http spans.
+ * compared: names, kinds, parents, attribute keys, status and events. The http
+ * spans come from our http instrumentation on one side and from
+ * `@opentelemetry/instrumentation-http` 0.223 on the other.
  *
  * Where we differ, the difference is deliberate and listed in DELIBERATE_DIFFERENCES,
  * which turns the official tree into the one we must produce; each is also asserted
@@ -24,6 +25,12 @@ import {
 
 const PATHS = ['/users/1', '/api/items/2', '/fail', '/throw', '/db-error'];
 const PG_SCOPES = new Set(['@opentelemetry/instrumentation-pg', 'otlp-mmap/instrumentation-pg']);
+const HTTP_SCOPES = new Set(['@opentelemetry/instrumentation-http', 'otlp-mmap/instrumentation-http']);
+
+/** An http span whose response status marks it failed (5xx on a server span, 4xx/5xx on a client span). */
+function failedByStatus(span: RecordedSpan): boolean {
+  return HTTP_SCOPES.has(span.scope) && span.status.code === 2 && typeof span.attributes['http.response.status_code'] === 'number';
+}
 
 /**
  * Our pg spans are named `<db.operation.name> <db.collection.name or db.namespace>`
@@ -53,6 +60,10 @@ const DELIBERATE_DIFFERENCES: { why: string; apply: (span: RecordedSpan, path: s
       if (span.status.code === 2) Object.assign(extra, { 'error.type': 'x', 'db.response.status_code': 'x' });
       return { ...span, attributes: { ...span.attributes, ...extra } };
     },
+  },
+  {
+    why: 'http spans failed by their status code carry error.type (the code, as the semantic conventions ask); the official instrumentation puts it on the duration metric only',
+    apply: (span) => (failedByStatus(span) ? { ...span, attributes: { ...span.attributes, 'error.type': 'x' } } : span),
   },
   {
     why: 'router span named after its mount path ("router - /api"), not after the first route inside it',
@@ -148,9 +159,10 @@ describe.each([
   });
 
   it('matches middleware, server and http client spans exactly', () => {
-    const isShared = (s: RecordedSpan) => s.attributes['express.type'] === 'middleware' || s.scope === '@opentelemetry/instrumentation-http';
+    const isShared = (s: RecordedSpan) => s.attributes['express.type'] === 'middleware' || HTTP_SCOPES.has(s.scope);
+    const withErrorType = (s: RecordedSpan) => (failedByStatus(s) ? { ...s, attributes: { ...s.attributes, 'error.type': 'x' } } : s);
     for (const path of PATHS) {
-      expect(shapes(traceSpans(ours, path).filter(isShared))).toEqual(shapes(traceSpans(official, path).filter(isShared)));
+      expect(shapes(traceSpans(ours, path).filter(isShared))).toEqual(shapes(traceSpans(official, path).filter(isShared).map(withErrorType)));
     }
   });
 
@@ -180,6 +192,17 @@ describe.each([
       const connectNames = (r: Recording) => r.spans.filter((s) => s.name.includes('connect')).map((s) => s.name);
       expect(new Set(connectNames(official))).toEqual(new Set(['pg-pool.connect', 'pg.connect']));
       expect(connectNames(ours)).toEqual([]);
+    });
+
+    it('error.type on http spans failed by their status code', () => {
+      const failed = (r: Recording) => traceSpans(r, '/fail').filter(failedByStatus);
+      expect(failed(official).map((s) => [s.kind, s.attributes['http.response.status_code'], s.attributes['error.type']])).toEqual(
+        expect.arrayContaining([[1, 500, undefined]]),
+      );
+      const ours500 = failed(ours).map((s) => [s.kind, s.attributes['http.response.status_code'], s.attributes['error.type']]);
+      expect(ours500).toEqual(expect.arrayContaining([[1, 500, '500']]));
+      expect(ours500.every(([, code, type]) => type === String(code))).toBe(true);
+      expect(failed(ours)).toHaveLength(failed(official).length);
     });
 
     it('router span name', () => {

@@ -81,7 +81,7 @@ describe('in a real process', () => {
     });
     expect(recording.facts.statuses).toEqual({ '/users/1': 200 });
     const scopes = new Set(recording.spans.map((s) => s.scope));
-    expect([...scopes].sort()).toEqual(['@opentelemetry/instrumentation-http', 'fixture-app']);
+    expect([...scopes].sort()).toEqual(['fixture-app', 'otlp-mmap/instrumentation-http']);
     // Without express, nothing tells the http span the route.
     const serverSpan = recording.spans.find((s) => s.kind === 1);
     expect(serverSpan?.name).toBe('GET');

@@ -168,7 +168,7 @@ mod untrusted_file_tests {
             let ev = Call::default().f64(sc as f64).u8(1).raw(&[9; 16]).raw(&[i + 1; 8]).u32(1).f64(0.0).time(Some(11)).attrs(&[(key, "e")]).u8(9).blob(b"INFO").u8(1).u8(Tag::STRING).blob(b"body");
             rec.event(&mut ev.args()).unwrap();
             if i % 2 == 0 {
-                let end = Call::default().f64(sc as f64).raw(&[9; 16]).raw(&[i + 1; 8]).time(Some(12)).u8(1).u8(2).blob(b"boom");
+                let end = Call::default().f64(sc as f64).raw(&[9; 16]).raw(&[i + 1; 8]).time(Some(12)).u8(1).u8(2).blob(b"boom").u8(0).blob(b"").u32(0);
                 rec.span_end(&mut end.args()).unwrap();
             }
         }

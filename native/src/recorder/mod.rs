@@ -422,7 +422,8 @@ impl Recorder {
         Ok(())
     }
 
-    /// `recordSpanEnd`.
+    /// `recordSpanEnd`: optionally a ChangeSpanName and UpdateAttributes first (the span's last
+    /// name and attributes, in the same call), then the EndSpan.
     pub fn span_end(&mut self, a: &mut Args) -> Result<(), RecError> {
         self.values.value_limit = self.value_limits[1];
         let (scope, trace, span) = Self::ids(a)?;
@@ -430,7 +431,22 @@ impl Recorder {
         let has_status = a.u8()? != 0;
         let code = a.u8()?;
         let message = a.blob()?;
+        let has_name = a.u8()? != 0;
+        let name = a.blob()?;
         self.check_scope(scope)?;
+        // Everything is read (and could still fail) before anything is published.
+        self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
+        if has_name {
+            let name = self.values.truncate_counted(name);
+            self.inner.clear();
+            Enc::new(&mut self.inner).bytes_always(5, name);
+            self.span_header(scope, trace, span);
+            self.finish_span_event(SPAN_TAG_NAME);
+            self.publish(RingKind::Spans);
+        }
+        if !self.ranges.is_empty() {
+            self.write_attribute_updates(scope, trace, span, 0);
+        }
         let message = self.values.truncate_counted(message);
         self.inner.clear();
         let mut enc = Enc::new(&mut self.inner);

@@ -141,7 +141,7 @@ fn bench_span_start_end() {
     let keys: Vec<i64> = (0..8).map(|i| rec.intern(&format!("key.number.{i}")).unwrap()).collect();
     let kv: Vec<(i64, &str)> = keys.iter().map(|k| (*k, "some-value")).collect();
     let call = start_call(sc, 1, &kv);
-    let end = Call::default().f64(sc as f64).raw(&[7; 16]).raw(&[1; 8]).time(None).u8(0).u8(0).u32(0);
+    let end = Call::default().f64(sc as f64).raw(&[7; 16]).raw(&[1; 8]).time(None).u8(0).u8(0).u32(0).u8(0).u32(0).u32(0);
     let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let t = std::time::Instant::now();
     for _ in 0..n {

@@ -1,0 +1,289 @@
+/**
+ * Incoming requests: `http.Server.prototype.emit` / `https.Server.prototype.emit` are wrapped so
+ * that every `'request'` event starts a SERVER span (parent: the context the global propagator
+ * extracts from the request headers), runs the app's request listeners in that span's context with
+ * `req`/`res` bound to it, and ends the span when the response closes, with the status code, the
+ * route (from the RPC metadata a framework instrumentation fills in, e.g. express) and an
+ * `http.server.request.duration` measurement.
+ *
+ * Per request this allocates the span, one attribute object per signal and one state object, adds
+ * two listeners to the response (shared functions, no closures), and parses the request target
+ * with string operations (no `URL` object in the common origin-form case).
+ */
+import * as api from '@opentelemetry/api';
+import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
+import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import { errorMonitor, type EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorType, recordFailure } from '../common/errors';
+import { reportOnce } from './report';
+import {
+  CLIENT_ADDRESS,
+  DURATION_BUCKETS,
+  ERROR_TYPE,
+  forwardedParam,
+  HTTP_REQUEST_METHOD,
+  HTTP_REQUEST_METHOD_ORIGINAL,
+  HTTP_RESPONSE_STATUS_CODE,
+  HTTP_ROUTE,
+  METRIC_SERVER_DURATION,
+  NETWORK_PEER_ADDRESS,
+  NETWORK_PEER_PORT,
+  NETWORK_PROTOCOL_VERSION,
+  normalizeMethod,
+  parseHost,
+  redactQuery,
+  SERVER_ADDRESS,
+  SERVER_PORT,
+  spanNameFor,
+  stripPort,
+  URL_PATH,
+  URL_QUERY,
+  URL_SCHEME,
+  USER_AGENT_ORIGINAL,
+} from './semconv';
+
+// The API singletons, read once (in the agent's bundle every property read of an import is a getter call).
+const { context: contextApi, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, ValueType } = api;
+
+const kServerRequest = Symbol('otlp-mmap.http.serverRequest');
+/** Marks our wrappers (a registered symbol, so tests and other copies of the agent can see it). */
+const kPatched = Symbol.for('otlp-mmap.patched');
+
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+interface TrackedResponse extends ServerResponse {
+  [kServerRequest]?: ServerRequest;
+}
+
+/** One incoming request in flight. */
+class ServerRequest {
+  ended = false;
+
+  constructor(
+    readonly telemetry: HttpServerTelemetry,
+    readonly span: Span,
+    readonly context: Context,
+    readonly rpc: RPCMetadata,
+    readonly spanName: string,
+    readonly metricAttributes: Attributes,
+    readonly startedAt: number,
+  ) {}
+
+  /** The response closed (after it finished, or because the connection went away first). */
+  close(res: ServerResponse): void {
+    if (this.ended) return;
+    const span = this.span;
+    const metric = this.metricAttributes;
+    // A response that never sent its headers has no status code to report.
+    if (res.headersSent || res.writableFinished) {
+      const status = res.statusCode;
+      span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
+      metric[HTTP_RESPONSE_STATUS_CODE] = status;
+      if (status >= 500 && status < 600) {
+        // Server spans: 5xx is an error, 4xx is the client's (semantic conventions).
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        const type = String(status);
+        span.setAttribute(ERROR_TYPE, type);
+        metric[ERROR_TYPE] = type;
+      }
+    }
+    const route = this.rpc.route;
+    if (typeof route === 'string' && route.length > 0) {
+      span.setAttribute(HTTP_ROUTE, route);
+      span.updateName(`${this.spanName} ${route}`);
+      metric[HTTP_ROUTE] = route;
+    }
+    this.end();
+  }
+
+  /** The request listener threw, or the response emitted 'error'. */
+  fail(error: unknown): void {
+    if (this.ended) return;
+    recordFailure(this.span, error, true);
+    this.metricAttributes[ERROR_TYPE] = errorType(error);
+    const route = this.rpc.route;
+    if (typeof route === 'string' && route.length > 0) this.metricAttributes[HTTP_ROUTE] = route;
+    this.end();
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.span.end();
+    this.telemetry.duration().record((performance.now() - this.startedAt) / 1000, this.metricAttributes, this.context);
+  }
+}
+
+/** 'close' listener shared by every tracked response (`this` is the response). */
+function onResponseClose(this: TrackedResponse): void {
+  const state = this[kServerRequest];
+  if (state === undefined) return;
+  try {
+    state.close(this);
+  } catch (e) {
+    reportOnce('http server span end', e);
+  }
+}
+
+/** errorMonitor listener shared by every tracked response. */
+function onResponseError(this: TrackedResponse, error: unknown): void {
+  const state = this[kServerRequest];
+  if (state === undefined) return;
+  try {
+    state.fail(error);
+  } catch (e) {
+    reportOnce('http server span failure', e);
+  }
+}
+
+/** Runs the original `emit('request', req, res)`; a synchronous throw fails the span, then propagates. */
+function emitRequest(state: ServerRequest, server: unknown, original: Emit, args: IArguments): boolean {
+  try {
+    return original.apply(server, args as unknown as [string, ...unknown[]]);
+  } catch (error) {
+    try {
+      state.fail(error);
+    } catch (e) {
+      reportOnce('http server span failure', e);
+    }
+    throw error;
+  }
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Records incoming requests through one tracer and one meter. */
+export class HttpServerTelemetry {
+  private histogram: Histogram | undefined;
+
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly meter: Meter,
+    private readonly knownMethods: ReadonlySet<string>,
+  ) {}
+
+  /** The `http.server.request.duration` histogram (created on first use). */
+  duration(): Histogram {
+    this.histogram ??= this.meter.createHistogram(METRIC_SERVER_DURATION, {
+      description: 'Duration of HTTP server requests.',
+      unit: 's',
+      valueType: ValueType.DOUBLE,
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
+    return this.histogram;
+  }
+
+  /**
+   * Wraps `prototype.emit` of a server class; `scheme` is `http` or `https`. Wrapping twice is a
+   * no-op.
+   */
+  patch(prototype: { emit: Emit }, scheme: 'http' | 'https'): void {
+    const original = prototype.emit;
+    if ((original as unknown as Record<symbol, unknown>)[kPatched] === true) return;
+    const telemetry = this;
+    const emit = function emit(this: unknown, event: string | symbol): boolean {
+      if (event !== 'request') return original.apply(this, arguments as unknown as [string, ...unknown[]]);
+      return telemetry.incoming(this, original, arguments, scheme);
+    };
+    Object.defineProperty(emit, kPatched, { value: true });
+    Object.defineProperty(emit, 'name', { value: 'emit' });
+    prototype.emit = emit as Emit;
+  }
+
+  private incoming(server: unknown, original: Emit, args: IArguments, scheme: 'http' | 'https'): boolean {
+    let state: ServerRequest | undefined;
+    try {
+      state = this.start(args[1] as IncomingMessage, args[2] as TrackedResponse, scheme);
+    } catch (e) {
+      reportOnce('http server span start', e);
+    }
+    if (state === undefined) return original.apply(server, args as unknown as [string, ...unknown[]]);
+    return contextApi.with(state.context, emitRequest, undefined, state, server, original, args);
+  }
+
+  private start(req: IncomingMessage, res: TrackedResponse, scheme: 'http' | 'https'): ServerRequest | undefined {
+    if (req === null || typeof req !== 'object' || res === null || typeof res !== 'object') return undefined;
+    const headers = req.headers;
+    const rawMethod = req.method ?? 'GET';
+    const method = normalizeMethod(rawMethod, this.knownMethods);
+    const attributes: Attributes = { [HTTP_REQUEST_METHOD]: method, [URL_SCHEME]: scheme };
+    if (method !== rawMethod) attributes[HTTP_REQUEST_METHOD_ORIGINAL] = rawMethod;
+
+    // url.path and url.query from the request target (origin-form "/p?q" nearly always).
+    const target = req.url ?? '/';
+    let path: string | undefined;
+    let query = '';
+    if (target.charCodeAt(0) === 0x2f /* / */ || target === '*') {
+      const q = target.indexOf('?');
+      path = q < 0 ? target : target.slice(0, q);
+      if (q >= 0) query = target.slice(q + 1);
+    } else {
+      try {
+        const url = new URL(target); // absolute-form, through a proxy
+        path = url.pathname;
+        query = url.search.slice(1);
+      } catch {
+        path = undefined;
+      }
+    }
+    if (path !== undefined) attributes[URL_PATH] = path;
+    if (query.length > 0) attributes[URL_QUERY] = redactQuery(query);
+
+    // server.address/port: Forwarded host=, X-Forwarded-Host, then Host.
+    const forwarded = firstHeader(headers.forwarded);
+    const hostValue =
+      (forwarded !== undefined ? forwardedParam(forwarded, 'host') : undefined) ??
+      firstHeader(headers['x-forwarded-host']) ??
+      headers.host;
+    if (hostValue !== undefined) {
+      const host = parseHost(hostValue);
+      if (host !== undefined) {
+        attributes[SERVER_ADDRESS] = host.host;
+        attributes[SERVER_PORT] = host.port ?? (scheme === 'https' ? 443 : 80);
+      }
+    }
+
+    // client.address: Forwarded for=, X-Forwarded-For (first), then the peer.
+    const socket = req.socket;
+    const peer = socket?.remoteAddress;
+    let client: string | undefined = forwarded !== undefined ? forwardedParam(forwarded, 'for') : undefined;
+    if (client === undefined) {
+      const xff = firstHeader(headers['x-forwarded-for']);
+      if (xff !== undefined) {
+        const first = xff.split(',', 1)[0]!.trim();
+        if (first.length > 0) client = first;
+      }
+    }
+    if (client !== undefined) attributes[CLIENT_ADDRESS] = stripPort(client);
+    else if (peer !== undefined) attributes[CLIENT_ADDRESS] = peer;
+    if (peer !== undefined) {
+      attributes[NETWORK_PEER_ADDRESS] = peer;
+      const port = socket.remotePort;
+      if (port !== undefined) attributes[NETWORK_PEER_PORT] = port;
+    }
+    const version = req.httpVersion;
+    if (version) attributes[NETWORK_PROTOCOL_VERSION] = version;
+    const userAgent = headers['user-agent'];
+    if (userAgent !== undefined) attributes[USER_AGENT_ORIGINAL] = userAgent;
+
+    const metricAttributes: Attributes = { [HTTP_REQUEST_METHOD]: method, [URL_SCHEME]: scheme };
+    if (version) metricAttributes[NETWORK_PROTOCOL_VERSION] = version;
+
+    const startedAt = performance.now();
+    const parent = propagation.extract(ROOT_CONTEXT, headers);
+    const spanName = spanNameFor(method);
+    const span = this.tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
+    const rpc: RPCMetadata = { type: RPCType.HTTP, span };
+    const ctx = setRPCMetadata(trace.setSpan(parent, span), rpc);
+    const state = new ServerRequest(this, span, ctx, rpc, spanName, metricAttributes, startedAt);
+    // Listeners the app adds to req/res (body parsers, 'finish' hooks) run in the request's context.
+    contextApi.bind(ctx, req as EventEmitter);
+    contextApi.bind(ctx, res as EventEmitter);
+    res[kServerRequest] = state;
+    res.on('close', onResponseClose);
+    res.on(errorMonitor, onResponseError);
+    return state;
+  }
+}
