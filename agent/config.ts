@@ -69,8 +69,21 @@ export interface FileConfig {
   maxDictionaryBytes?: number;
 }
 
+/** Which signals are recorded (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`). */
+export interface SignalSelection {
+  traces: boolean;
+  metrics: boolean;
+  logs: boolean;
+}
+
 /** The typed agent configuration. */
 export interface AgentConfig {
+  /**
+   * Signals to record. An `OTEL_*_EXPORTER` of `none` turns its signal off (spans are still sampled
+   * and their context propagated, but nothing is written); any other value records into the file,
+   * and the collector decides where it goes.
+   */
+  signals: SignalSelection;
   /** `OTEL_SDK_DISABLED=true`: no file, no patching. */
   disabled: boolean;
   /** `OTEL_SERVICE_NAME`, if set. */
@@ -246,6 +259,25 @@ function parseResourceAttributes(p: Parser): Record<string, string> {
   return out;
 }
 
+/** Exporter names that make sense for the agent: the file carries OTLP; `console` is the collector's job. */
+const EXPORTERS_RECORDED = new Set(['otlp', 'console']);
+
+/** `OTEL_<SIGNAL>_EXPORTER`: false when it is `none` (alone). */
+function parseExporter(p: Parser, name: string): boolean {
+  const list = p.list(name);
+  if (list === undefined || list.length === 0) return true;
+  const names = list.map((s) => s.toLowerCase());
+  if (names.every((n) => n === 'none')) return false;
+  for (const n of names) {
+    if (n !== 'none' && !EXPORTERS_RECORDED.has(n)) {
+      p.warnings.push(
+        `${name}=${JSON.stringify(n)}: the agent records into its otlp-mmap file and the collector exports OTLP; choose the destination with the collector's OTEL_EXPORTER_OTLP_* variables (recording as usual)`,
+      );
+    }
+  }
+  return true;
+}
+
 function parseSamplerRatio(p: Parser, sampler: SamplerName): number {
   const v = p.raw('OTEL_TRACES_SAMPLER_ARG');
   if (sampler !== 'traceidratio' && sampler !== 'parentbased_traceidratio') return 1;
@@ -347,6 +379,11 @@ export function loadConfig(env: Env = process.env): AgentConfig {
   if (interval === undefined) interval = DEFAULT_METRIC_EXPORT_INTERVAL_MS;
   const config: AgentConfig = {
     disabled,
+    signals: {
+      traces: parseExporter(p, 'OTEL_TRACES_EXPORTER'),
+      metrics: parseExporter(p, 'OTEL_METRICS_EXPORTER'),
+      logs: parseExporter(p, 'OTEL_LOGS_EXPORTER'),
+    },
     serviceName: p.raw('OTEL_SERVICE_NAME'),
     resourceAttributes: parseResourceAttributes(p),
     sampler,

@@ -204,6 +204,7 @@ function startWith(config: AgentConfig): Agent {
       limits: config.spanLimits,
       ids: new IdGenerator(),
       eventNameRef,
+      record: config.signals.traces,
     });
     const meterProvider = new MeterProvider({
       recorder,
@@ -211,8 +212,15 @@ function startWith(config: AgentConfig): Agent {
       temporalityPreference: config.temporalityPreference,
       histogramAggregation: config.histogramAggregation,
       intervalMs: config.metricExportIntervalMs,
+      record: config.signals.metrics,
     });
-    const loggerProvider = new LoggerProvider({ recorder, resourceRef, limits: config.logRecordLimits, eventNameRef });
+    const loggerProvider = new LoggerProvider({
+      recorder,
+      resourceRef,
+      limits: config.logRecordLimits,
+      eventNameRef,
+      record: config.signals.logs,
+    });
     const propagator = createPropagator(config);
     const { ContextManager } = require('./context') as typeof import('./context');
 

@@ -11,6 +11,7 @@ import type {
   LoggerProvider as ApiLoggerProvider,
   LogRecord,
 } from '@opentelemetry/api-logs';
+import { createNoopLogger } from '@opentelemetry/api-logs';
 import type { AnyValue, Attributes, Recorder } from '../index';
 import { applyLimits } from './attributes';
 import type { LogRecordLimits } from './config';
@@ -22,6 +23,8 @@ export interface LogsShared {
   recorder: Recorder;
   resourceRef: number;
   limits: LogRecordLimits;
+  /** False with `OTEL_LOGS_EXPORTER=none`: every logger is a no-op. */
+  record?: boolean;
   /** Interns an event name, through a bounded cache. */
   eventNameRef(name: string): number;
 }
@@ -113,6 +116,7 @@ export class LoggerProvider implements ApiLoggerProvider {
   constructor(private readonly shared: LogsShared) {}
 
   getLogger(name: string, version?: string, options?: LoggerOptions): ApiLogger {
+    if (this.shared.record === false) return createNoopLogger();
     const n = typeof name === 'string' ? name : '';
     const key = `${n}\0${version ?? ''}\0${options?.schemaUrl ?? ''}`;
     let logger = this.loggers.get(key);

@@ -14,6 +14,7 @@
  */
 import {
   context as contextApi,
+  createNoopMeter,
   diag,
   trace as traceApi,
   ValueType,
@@ -69,6 +70,8 @@ export interface MetricsShared {
   histogramAggregation: HistogramAggregation;
   /** Milliseconds between observable collections. */
   intervalMs: number;
+  /** False with `OTEL_METRICS_EXPORTER=none`: every meter is a no-op. */
+  record?: boolean;
 }
 
 /** The aggregation the collector applies to an instrument of `kind`. */
@@ -366,6 +369,7 @@ export class MeterProvider implements ApiMeterProvider {
   constructor(private readonly shared: MetricsShared) {}
 
   getMeter(name: string, version?: string, options?: MeterOptions): ApiMeter {
+    if (this.shared.record === false) return createNoopMeter();
     const n = typeof name === 'string' ? name : '';
     const key = `${n}\0${version ?? ''}\0${options?.schemaUrl ?? ''}`;
     let meter = this.meters.get(key);

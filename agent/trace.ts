@@ -48,6 +48,8 @@ export interface TraceShared {
   sampler: Sampler;
   limits: SpanLimits;
   ids: IdGenerator;
+  /** False with `OTEL_TRACES_EXPORTER=none`: spans are sampled and propagated, but not written. */
+  record?: boolean;
   /** Interns an event name, through a bounded cache. */
   eventNameRef(name: string): number;
 }
@@ -259,6 +261,9 @@ export class Tracer implements ApiTracer {
       spanId = shared.ids.spanId();
       if (!shared.sampler.shouldSample(traceId, parent)) {
         return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
+      }
+      if (shared.record === false) {
+        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: SAMPLED, traceState: parent?.traceState });
       }
       const limits = shared.limits;
       const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);

@@ -35,7 +35,22 @@ describe('configuration from the environment', () => {
     expect(c.file.directory).toBe(path.join(os.tmpdir(), 'otlp-mmap'));
     expect(c.file.directory).toBe(defaultDirectory());
     expect(c.file.explicitPath).toBeUndefined();
+    expect(c.signals).toEqual({ traces: true, metrics: true, logs: true });
     expect(c.warnings).toEqual([]);
+  });
+
+  test('OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none turns a signal off; other exporters record and say where export is chosen', () => {
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'None', OTEL_LOGS_EXPORTER: ' none ' }).signals).toEqual({
+      traces: false,
+      metrics: false,
+      logs: false,
+    });
+    const c = loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_LOGS_EXPORTER: 'console' });
+    expect(c.signals).toEqual({ traces: true, metrics: true, logs: true });
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toContain('OTEL_METRICS_EXPORTER="prometheus"');
+    // "none" next to a real exporter is not "no exporter".
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none,otlp' }).signals.traces).toBe(true);
   });
 
   test('reads every variable', () => {

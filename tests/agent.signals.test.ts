@@ -181,6 +181,25 @@ describe('context propagation', () => {
   });
 });
 
+describe('OTEL_*_EXPORTER=none', () => {
+  test('traces off: nothing is written, but spans are sampled and their context still propagates', async () => {
+    const { file, result } = await runActionWithResult('propagate', { OTEL_TRACES_EXPORTER: 'none' });
+    const r = result as Record<string, string>;
+    expect(r.traceparent).toBe(`00-${r.traceId}-${r.spanId}-01`);
+    expect(r.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.traceId).not.toBe('0'.repeat(32));
+    expect(file.spans.messages).toHaveLength(0);
+  });
+
+  test('metrics off: no measurement; logs off: no log record; the other signals are unaffected', async () => {
+    const metricsOff = await runAction('metrics', { OTEL_METRICS_EXPORTER: 'none' });
+    expect(metricsOff.measurements.messages).toHaveLength(0);
+    const logsOff = await runAction('logs', { OTEL_LOGS_EXPORTER: 'none' });
+    expect(logsOff.events.messages).toHaveLength(0);
+    expect(spanNamed(assembleSpans(logsOff), 'logged').ended).toBe(true);
+  });
+});
+
 describe('metrics', () => {
   test('observable callbacks run every OTEL_METRIC_EXPORT_INTERVAL on their own', async () => {
     const { file, result } = await runActionWithResult('interval', { OTEL_METRIC_EXPORT_INTERVAL: '50' });
