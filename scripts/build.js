@@ -2,7 +2,8 @@
 'use strict';
 // Builds what the package needs at run time:
 //  1. the native addon (cargo, release) copied to otlp-mmap.<platform>.node (napi-rs naming);
-//  2. the TypeScript under agent/, instrumentations/, collector/ into dist/.
+//  2. the TypeScript under agent/, instrumentations/, collector/ into dist/, the agent bundle
+//     and its V8 code cache.
 // Runs on `npm install` (the package's install script), from the test setup, and by hand
 // (`npm run build`). Skips work that is up to date unless --force.
 const { spawnSync } = require('node:child_process');
@@ -126,9 +127,36 @@ function bundleAgent() {
   });
 }
 
+// The V8 code cache of the bundle (see agent-loader.cjs): made for the Node that runs this build,
+// again whenever the bundle is newer or the Node (V8) differs, so an installed package gets one for
+// the Node it was installed with.
+function codeCache() {
+  const bundle = path.join(root, 'dist', 'agent', 'bundle.js');
+  const cache = path.join(root, 'dist', 'agent', 'bundle.cache');
+  const marker = path.join(root, 'dist', 'agent', 'bundle.cache.json');
+  if (!fs.existsSync(bundle)) return;
+  const wanted = JSON.stringify({ node: process.version, v8: process.versions.v8 });
+  let current = '';
+  try {
+    current = fs.readFileSync(marker, 'utf8');
+  } catch {
+    // none yet
+  }
+  if (!force && current === wanted && mtime(cache) >= mtime(bundle)) return;
+  const r = spawnSync(process.execPath, [path.join(root, 'agent-loader.cjs'), '--make-code-cache'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0 || !fs.existsSync(cache)) {
+    console.warn('otlp-mmap: the code cache of the agent bundle was not written; the agent starts without it.');
+    return;
+  }
+  fs.writeFileSync(marker, wanted);
+}
+
 try {
   if (!tsOnly) buildNative();
-  if (!nativeOnly) buildTs();
+  if (!nativeOnly) {
+    buildTs();
+    codeCache();
+  }
 } catch (e) {
   console.error(`otlp-mmap build failed: ${e.message}`);
   process.exit(1);
