@@ -177,7 +177,15 @@ function onRequestError(this: TrackedRequest, error: unknown): void {
 function onRequestClose(this: TrackedRequest): void {
   const op = this[kClientRequest];
   // The response's 'end' comes first when there is one; 'error' before 'close' when it failed.
-  if (op !== undefined && !op.ended) guarded('http client span end', () => op.finish(false));
+  if (op === undefined || op.ended) return;
+  // A 101 or CONNECT response goes to an 'upgrade'/'connect' listener instead of 'response'; Node
+  // sets `upgradeOrConnect` and `res` before it emits that and then 'close'. That is a success.
+  const handedOver = this as { upgradeOrConnect?: boolean; res?: IncomingMessage | null };
+  const head = !op.responded && handedOver.upgradeOrConnect === true ? handedOver.res : undefined;
+  guarded('http client span end', () => {
+    if (head) op.response(head);
+    op.finish(head != null);
+  });
 }
 
 /** The port the caller asked for, from any argument form of `http.request`. */
