@@ -6,7 +6,8 @@
  * closes. Works for `require('express')` and `import express from 'express'`
  * (InstrumentationBase hooks both through require-in-the-middle and import-in-the-middle).
  */
-import { context, diag, trace } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -17,8 +18,12 @@ import { moduleObject } from '../common/exports';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
-import { constructedRoute, layerPathOf, matchedRoute, popLayerPath, pushLayerPath } from './routePath';
-import { describeLayer, ExpressTelemetry, type LayerShape, type LayerSpan } from './telemetry';
+import { layerPathOf, requestRouteOf, type RequestRoute, type RouteNode } from './routePath';
+import { describeLayer, ExpressTelemetry, type LayerDescription, type LayerShape, type LayerSpan } from './telemetry';
+
+// Read once, not at each use: in the agent's bundle every access to an imported name
+// goes through re-export getters, which showed in per-request profiles.
+const { context, diag } = api;
 
 /** The express versions instrumented. */
 export const EXPRESS_VERSIONS = new VersionRange('>=4.0.0 <6.0.0');
@@ -48,7 +53,7 @@ interface ExpressRequest {
 }
 
 interface ClosableResponse {
-  once?: (event: 'close', listener: () => void) => unknown;
+  on?: (event: 'close', listener: () => void) => unknown;
   removeListener?: (event: 'close', listener: () => void) => unknown;
 }
 
@@ -158,53 +163,76 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     if (original.length === 4) return;
     const instrumentation = this;
     const telemetry = this.telemetry;
+    // The layer's description depends only on the chain of mount paths the request came
+    // through; it is kept for the last chain seen (nearly always the only one).
+    let describedChain: RouteNode | undefined;
+    let description: LayerDescription | undefined;
 
     const traced = function (this: unknown, ...args: unknown[]): unknown {
       const req = args[0] as ExpressRequest | undefined;
-      const res = args[1] as ClosableResponse | undefined;
+      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object') return original.apply(this, args);
       // An untraced request (no active span) is left alone, route bookkeeping included.
-      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object' || !telemetry.isTracing()) {
-        return original.apply(this, args);
-      }
+      const parentContext = telemetry.tracedContext();
+      if (parentContext === undefined) return original.apply(this, args);
       let span: LayerSpan | undefined;
-      let pathStored = false;
+      // The request's route state, when this layer's path was stored in it (to take out on `next`).
+      let stored: RequestRoute | undefined;
       try {
-        pathStored = pushLayerPath(req, layerPath);
-        const httpRoute = matchedRoute(req, req.originalUrl);
-        telemetry.routeMatched(req.method, httpRoute);
-        span = telemetry.startLayer(describeLayer(layer, constructedRoute(req), layerPath), httpRoute);
+        const requestRoute = requestRouteOf(req);
+        let chain: RouteNode;
+        if (layerPath === undefined) {
+          chain = requestRoute.current();
+        } else {
+          chain = requestRoute.enter(layerPath);
+          stored = requestRoute;
+        }
+        const httpRoute = chain.matchedRoute(req.originalUrl);
+        telemetry.routeMatched(parentContext, req.method, httpRoute);
+        if (chain !== describedChain || description === undefined) {
+          description = describeLayer(layer, chain.route, layerPath);
+          describedChain = chain;
+        }
+        span = telemetry.startLayer(parentContext, description, httpRoute);
       } catch (err) {
         diag.debug('otlp-mmap: express span not started', err);
       }
       if (span === undefined) return original.apply(this, args);
       const layerSpan = span;
+      const res = args[1] as ClosableResponse | undefined;
+      let onClose: (() => void) | undefined;
 
-      const onClose = (): void => layerSpan.end();
-      const nextIndex = args.findIndex((arg) => typeof arg === 'function');
+      let nextIndex = -1;
+      for (let i = 0; i < args.length; i++) {
+        if (typeof args[i] === 'function') {
+          nextIndex = i;
+          break;
+        }
+      }
       if (nextIndex >= 0) {
         const next = args[nextIndex] as AnyFunction;
         args[nextIndex] = function tracedNext(this: unknown, ...nextArgs: unknown[]): unknown {
           const value = nextArgs[0];
           // express treats anything but nothing, 'route' and 'router' as an error.
           const isError = !(value === undefined || value === null || value === 'route' || value === 'router');
+          let nextContext: Context | undefined;
+          let active: Context | undefined;
           try {
             if (isError) layerSpan.fail(value);
             layerSpan.end();
-            res?.removeListener?.('close', onClose);
-            if (pathStored && !(isError && req.route)) popLayerPath(req);
+            if (onClose !== undefined) res?.removeListener?.('close', onClose);
+            if (stored !== undefined && !(isError && req.route)) stored.leave();
+            active = context.active();
+            nextContext = layerSpan.siblingContext(active);
           } catch (err) {
             diag.debug('otlp-mmap: express span not ended', err);
           }
-          // The next layer is a sibling: keep the active context (baggage a middleware
-          // set stays) but with the request's span, not this layer's, as the parent.
-          const parentSpan = trace.getSpan(layerSpan.parentContext);
-          const nextContext = parentSpan ? trace.setSpan(context.active(), parentSpan) : context.active();
-          return context.with(nextContext, () => next.apply(this, nextArgs));
+          if (nextContext === undefined || nextContext === active) return next.apply(this, nextArgs);
+          return context.with(nextContext, next, this, ...nextArgs);
         };
       }
 
       try {
-        const result = context.with(layerSpan.context, () => original.apply(this, args));
+        const result = context.with(layerSpan.context, original, this, ...args);
         // Express 5 turns a rejected promise into next(err) with its own `next`; see it here.
         // (Express 4 ignores promises, and so do we: a handler would change unhandled-rejection behaviour.)
         if (handlesPromises && isThenable(result)) {
@@ -219,7 +247,14 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
         throw err;
       } finally {
         // A layer that responds without calling next ends with the response.
-        if (!layerSpan.ended) res?.once?.('close', onClose);
+        if (!layerSpan.ended && typeof res?.on === 'function') {
+          try {
+            onClose = () => layerSpan.end();
+            res.on('close', onClose);
+          } catch (err) {
+            diag.debug('otlp-mmap: express span not tied to the response', err);
+          }
+        }
       }
     };
 

@@ -4,10 +4,16 @@
  * matched route handed to the http server span. The hooks in `instrumentation.ts`
  * decide when; this file decides what.
  */
-import { context, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import * as api from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import * as core from '@opentelemetry/core';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import { recordFailure } from '../common/errors';
+
+// Read once, not at each use: in the agent's bundle every access to an imported name
+// goes through re-export getters, which showed in per-request profiles.
+const { context, trace } = api;
+const { getRPCMetadata, RPCType } = core;
 
 /** `express.type` values. */
 export type LayerType = 'router' | 'middleware' | 'request_handler';
@@ -72,6 +78,12 @@ export interface LayerSpan {
   end(): void;
   /** Records an error (exception event, status ERROR); the span stays open. */
   fail(error: unknown): void;
+  /**
+   * The context the next layer runs in when this one calls `next` while `active` is
+   * the active context: `active` (baggage a middleware set stays) with the span this
+   * layer was entered with, not this layer's, as the next layer is a sibling.
+   */
+  siblingContext(active: Context): Context;
 }
 
 class RecordingLayerSpan implements LayerSpan {
@@ -80,6 +92,7 @@ class RecordingLayerSpan implements LayerSpan {
     private readonly span: Span,
     readonly context: Context,
     readonly parentContext: Context,
+    private readonly parentSpan: Span,
   ) {}
 
   end(): void {
@@ -92,6 +105,14 @@ class RecordingLayerSpan implements LayerSpan {
     if (this.ended) return;
     recordFailure(this.span, error, false);
   }
+
+  siblingContext(active: Context): Context {
+    // Mostly `next` is called from the layer's own context: that is the parent context
+    // with this layer's span set, so the parent context is the answer, as it is.
+    if (active === this.context) return this.parentContext;
+    if (trace.getSpan(active) === this.parentSpan) return active;
+    return trace.setSpan(active, this.parentSpan);
+  }
 }
 
 /** Records express layers through one tracer. */
@@ -102,39 +123,45 @@ export class ExpressTelemetry {
    * The request matched `route`: the http server span learns it (through the RPC
    * metadata the http instrumentation reads when the response finishes) and is
    * renamed `GET /users/:id` at once.
+   * @param active the active context (the request's)
    */
-  routeMatched(method: string | undefined, route: string | undefined): void {
+  routeMatched(active: Context, method: string | undefined, route: string | undefined): void {
     if (route === undefined) return;
-    const rpc = getRPCMetadata(context.active());
+    const rpc = getRPCMetadata(active);
     if (rpc?.type !== RPCType.HTTP) return;
     rpc.route = route;
     rpc.span.setAttribute(ATTR_HTTP_ROUTE, route);
     rpc.span.updateName(`${method || 'GET'} ${route}`);
   }
 
-  /** Whether the request being handled is traced (there is an active span to be a child of). */
-  isTracing(): boolean {
-    return trace.getSpan(context.active()) !== undefined;
+  /**
+   * The active context when the request being handled is traced (it has an active span
+   * for layers to be children of), else `undefined`.
+   */
+  tracedContext(): Context | undefined {
+    const active = context.active();
+    return trace.getSpan(active) === undefined ? undefined : active;
   }
 
   /**
-   * Starts the span of a layer, as a child of the active span. Returns `undefined`
-   * when there is no active span (the request is not traced). A router's span is
-   * ended at once and its layers stay children of the request's span.
+   * Starts the span of a layer, as a child of the span of `parentContext` (a context
+   * {@link tracedContext} returned). Returns `undefined` when that context has no span.
+   * A router's span is ended at once and its layers stay children of the request's span.
    */
-  startLayer(description: LayerDescription, httpRoute: string | undefined): LayerSpan | undefined {
-    const parentContext = context.active();
-    if (trace.getSpan(parentContext) === undefined) return undefined;
-    const attributes: Attributes = {};
-    if (httpRoute !== undefined) attributes[ATTR_HTTP_ROUTE] = httpRoute;
-    attributes[ATTR_EXPRESS_NAME] = description.name;
-    attributes[ATTR_EXPRESS_TYPE] = description.type;
+  startLayer(parentContext: Context, description: LayerDescription, httpRoute: string | undefined): LayerSpan | undefined {
+    const parentSpan = trace.getSpan(parentContext);
+    if (parentSpan === undefined) return undefined;
+    // Literal keys (ATTR_HTTP_ROUTE, ATTR_EXPRESS_NAME, ATTR_EXPRESS_TYPE): V8 builds such an object from a template.
+    const attributes: Attributes =
+      httpRoute === undefined
+        ? { 'express.name': description.name, 'express.type': description.type }
+        : { 'http.route': httpRoute, 'express.name': description.name, 'express.type': description.type };
     const span = this.tracer().startSpan(description.spanName, { attributes }, parentContext);
     if (description.type === 'router') {
-      const marker = new RecordingLayerSpan(span, parentContext, parentContext);
+      const marker = new RecordingLayerSpan(span, parentContext, parentContext, parentSpan);
       marker.end();
       return marker;
     }
-    return new RecordingLayerSpan(span, trace.setSpan(parentContext, span), parentContext);
+    return new RecordingLayerSpan(span, trace.setSpan(parentContext, span), parentContext, parentSpan);
   }
 }
