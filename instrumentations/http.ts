@@ -14,6 +14,7 @@ export const httpModule: InstrumentationModule = {
   aliases: [],
   moduleName: 'http, https (Node core)',
   supportedVersions: 'the running Node.js',
+  builtins: ['http', 'https'],
   enable({ tracerProvider, meterProvider }) {
     const instrumentation = new HttpInstrumentation({ enabled: false });
     instrumentation.setTracerProvider(tracerProvider);
