@@ -109,9 +109,10 @@ export interface AgentConfig {
   metricExportIntervalMs: number;
   file: FileConfig;
   /**
-   * `OTLP_MMAP_ESM_HOOK`: `auto` installs import-in-the-middle's ESM loader hook only when the
-   * main module is an ES module (on Node 20 the hook costs a loader thread and ~100 ms of
-   * start-up); `always` and `never` force it.
+   * `OTLP_MMAP_ESM_HOOK`: `auto` installs no ESM loader hook (on Node 20 it costs a loader thread
+   * and ~80-100 ms of start-up; CommonJS packages imported by ES modules are patched through
+   * `Module._load`) and, for an ES-module main, loads the patched builtins up front; `always`
+   * installs import-in-the-middle's loader hook; `never` does neither.
    */
   esmHook: EsmHookMode;
   /** One message per bad value, in the order found. */

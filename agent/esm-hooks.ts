@@ -1,6 +1,8 @@
 /**
- * Installs import-in-the-middle's ESM loader hook so that ES modules (and CommonJS modules
- * imported from ESM) can be patched. It must run before the app's first import.
+ * Installs import-in-the-middle's ESM loader hook so that packages that are real ES modules can
+ * be patched (`OTLP_MMAP_ESM_HOOK=always`). It must run before the app's first import. Without
+ * it (the default), ES-module apps are instrumented through the `require` hooks
+ * (`./esm-imports`): everything instrumented here is CommonJS or a builtin.
  *
  * The loader only wraps the modules that instrumentations `Hook()`; those names reach it over
  * an acknowledged message channel, so the agent starts, the instrumentations hook their
@@ -41,7 +43,6 @@ type RegisterFn = (specifier: string, parentURL: string, options?: { data?: unkn
 /**
  * Whether the process's main module is an ES module: `.mjs`; `.js` (or no extension) under a
  * package.json with `"type": "module"`; or `--input-type=module` / `--experimental-default-type=module`.
- * CommonJS apps are instrumented through `require` hooks alone, so they need no loader thread.
  *
  * @param main - the main script (`process.argv[1]`), if any.
  * @param execArgv - Node's own flags.
@@ -70,15 +71,34 @@ export function mainIsEsm(main: string | undefined = process.argv[1], execArgv: 
 }
 
 /**
- * Whether to install the ESM loader hook for `mode` (`OTLP_MMAP_ESM_HOOK`).
+ * Whether to install the ESM loader hook for `mode` (`OTLP_MMAP_ESM_HOOK`): only for `always`.
+ * On Node 20 the hook starts a loader hooks thread that costs ~80 ms of start-up, and the
+ * modules instrumented here (CommonJS packages and builtins) are patched without it, whatever
+ * kind of module imports them.
  *
  * @param mode - `auto`, `always` or `never`.
  */
 export function esmHookWanted(mode: 'auto' | 'always' | 'never'): boolean {
-  if (mode === 'always') return true;
-  if (mode === 'never') return false;
+  return mode === 'always';
+}
+
+/**
+ * Whether to require the patched builtins (`http`, `https`) before the app starts, because its
+ * `import ... from 'node:http'` would not reach the `require` hooks: in `auto` mode, for an
+ * ES-module main. When the main cannot be told, they are loaded (a few milliseconds).
+ *
+ * @param mode - `auto`, `always` (the loader hook patches builtin imports) or `never`.
+ * @param main - the main script (`process.argv[1]`), if any.
+ * @param execArgv - Node's own flags.
+ */
+export function builtinsPreloadWanted(
+  mode: 'auto' | 'always' | 'never',
+  main: string | undefined = process.argv[1],
+  execArgv: readonly string[] = process.execArgv,
+): boolean {
+  if (mode !== 'auto') return false;
   try {
-    return mainIsEsm();
+    return mainIsEsm(main, execArgv);
   } catch {
     return true;
   }

@@ -24,7 +24,8 @@ import {
 import { logs as logsApi } from '@opentelemetry/api-logs';
 import type { Recorder, RecorderOptions } from '../index';
 import { fileNameFor, loadConfig, type AgentConfig, type Env, type LogLevel } from './config';
-import { esmHookWanted, installEsmHook } from './esm-hooks';
+import { builtinsPreloadWanted, esmHookWanted, installEsmHook } from './esm-hooks';
+import { hookCommonJsImports, loadBuiltinsThroughHooks } from './esm-imports';
 import { IdGenerator } from './ids';
 import { setDiagConfigured, setQuiet, warnStartup } from './log';
 import { LoggerProvider } from './logs';
@@ -162,10 +163,11 @@ interface InstrumentationsModule {
     config: { enabled: Set<string> | null; disabled: Set<string> },
     tracerProvider: TracerProvider,
     meterProvider: MeterProvider,
-  ): void;
+  ): readonly { builtins?: readonly string[] }[] | void;
 }
 
-function enableInstrumentations(config: AgentConfig, tracerProvider: TracerProvider, meterProvider: MeterProvider): void {
+/** Enables the selected instrumentations; returns the builtins the running ones patch. */
+function enableInstrumentations(config: AgentConfig, tracerProvider: TracerProvider, meterProvider: MeterProvider): string[] {
   let mod: InstrumentationsModule;
   try {
     mod = require('../instrumentations') as InstrumentationsModule;
@@ -173,23 +175,31 @@ function enableInstrumentations(config: AgentConfig, tracerProvider: TracerProvi
     const code = (e as { code?: unknown }).code;
     if (code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes("'../instrumentations'")) {
       diag.debug('otlp-mmap: no instrumentations module; only manual telemetry is recorded');
-      return;
+      return [];
     }
     warnStartup(`the instrumentations could not be loaded (${e instanceof Error ? e.message : String(e)}); only manual telemetry is recorded`);
-    return;
+    return [];
   }
   try {
-    mod.enableInstrumentations(
+    const running = mod.enableInstrumentations(
       { enabled: config.enabledInstrumentations, disabled: config.disabledInstrumentations },
       tracerProvider,
       meterProvider,
     );
+    return Array.isArray(running) ? running.flatMap((m) => m.builtins ?? []) : [];
   } catch (e) {
     warnStartup(`the instrumentations could not be enabled (${e instanceof Error ? e.message : String(e)}); only manual telemetry is recorded`);
+    return [];
   }
 }
 
-function startWith(config: AgentConfig): Agent {
+/** How the entry point that starts the agent wants it started. */
+interface StartOptions {
+  /** Require the builtins the instrumentations patch now (an ES-module app without a loader hook). */
+  loadBuiltins: boolean;
+}
+
+function startWith(config: AgentConfig, options: StartOptions): Agent {
   let recorder: Recorder | undefined;
   let filePath: string | undefined;
   try {
@@ -246,7 +256,10 @@ function startWith(config: AgentConfig): Agent {
       forceFlush: () => meterProvider.forceFlush(),
     };
     globalState().agent = agent;
-    enableInstrumentations(config, tracerProvider, meterProvider);
+    const builtins = enableInstrumentations(config, tracerProvider, meterProvider);
+    // CommonJS packages that ES modules import reach the require hooks through Module._load.
+    hookCommonJsImports();
+    if (options.loadBuiltins) loadBuiltinsThroughHooks(builtins);
     // Last observable values at a normal exit; an 'exit' listener never keeps the process alive.
     process.once('exit', () => meterProvider.collectSync());
     return agent;
@@ -271,6 +284,10 @@ function startWith(config: AgentConfig): Agent {
  * @returns the agent; its `status` says whether it started, is disabled, or failed.
  */
 export function start(env: Env = process.env): Agent {
+  return startOnce(env, { loadBuiltins: false });
+}
+
+function startOnce(env: Env, options: StartOptions): Agent {
   const state = globalState();
   if (state.agent !== undefined) return state.agent;
   let agent: Agent;
@@ -278,7 +295,7 @@ export function start(env: Env = process.env): Agent {
     const config = loadConfig(env);
     configureDiag(config);
     for (const w of config.warnings) warnStartup(w);
-    agent = config.disabled ? inactive('disabled', config) : startWith(config);
+    agent = config.disabled ? inactive('disabled', config) : startWith(config, options);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     warnStartup(`the agent could not start, so this process runs without telemetry: ${reason}`);
@@ -289,10 +306,12 @@ export function start(env: Env = process.env): Agent {
 }
 
 /**
- * What the entry points (`register.mjs`, `register.cjs`) call: installs the ESM loader hook
- * (unless `OTEL_SDK_DISABLED` or already installed), starts the agent, then makes sure the loader
- * knows every module the instrumentations hooked. Does nothing outside the main thread (preloads
- * also run in Node's module-hooks thread and in worker threads). Never throws or rejects.
+ * What the entry points (`register.mjs`, `register.cjs`) call: installs the ESM loader hook when
+ * `OTLP_MMAP_ESM_HOOK=always` (unless `OTEL_SDK_DISABLED` or already installed), starts the
+ * agent, then makes sure the loader knows every module the instrumentations hooked. Without the
+ * loader hook, an ES-module app gets the builtins the instrumentations patch loaded up front.
+ * Does nothing outside the main thread (preloads also run in Node's module-hooks thread and in
+ * worker threads). Never throws or rejects.
  *
  * @param entry - `'import'` (returns a promise to await before the app's first import) or
  *   `'require'` (completes synchronously).
@@ -310,7 +329,15 @@ export function register(entry: 'import' | 'require'): Promise<void> | void {
       state.esmHookInstalled = true;
       complete = installEsmHook(entry === 'import' ? 'await' : 'block');
     }
-    const agent = start();
+    const loadBuiltins = complete === undefined && !config.disabled && builtinsPreloadWanted(config.esmHook);
+    const agent = startOnce(process.env, { loadBuiltins });
+    if (agent.status === 'started') {
+      diag.debug(
+        complete === undefined
+          ? `otlp-mmap: no ESM loader hook (OTLP_MMAP_ESM_HOOK=${config.esmHook}); modules imported by ES modules are patched through the require hooks`
+          : 'otlp-mmap: ESM loader hook installed (OTLP_MMAP_ESM_HOOK=always)',
+      );
+    }
     if (complete === undefined) return;
     if (agent.status !== 'started') {
       // Nothing hooked: release an awaiting entry at once.

@@ -22,6 +22,12 @@ export interface InstrumentationModule {
   readonly moduleName: string;
   /** The supported versions, as a range (`>=4.0.0 <6.0.0`). */
   readonly supportedVersions: string;
+  /**
+   * The Node builtins it patches when they are first required (`http`, `https`). An ES
+   * module's `import ... from 'node:http'` does not go through `require`, so the agent
+   * requires these up front for ES-module apps that run without a loader hook.
+   */
+  readonly builtins: readonly string[];
   /** Installs the hooks; called at most once per process. */
   enable(providers: Providers): void;
 }

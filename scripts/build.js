@@ -114,7 +114,8 @@ function bundleAgent() {
   const entry = path.join(root, 'dist', 'agent', 'index.js');
   const out = path.join(root, 'dist', 'agent', 'bundle.js');
   if (!fs.existsSync(entry)) return;
-  esbuild.buildSync({
+  const options = {
+    absWorkingDir: root,
     entryPoints: [entry],
     outfile: out,
     bundle: true,
@@ -124,7 +125,72 @@ function bundleAgent() {
     external: ['../../index.js', '../index.js', 'import-in-the-middle', 'import-in-the-middle/*'],
     logLevel: 'error',
     legalComments: 'none',
-  });
+  };
+  const probe = esbuild.buildSync({ ...options, write: false, metafile: true });
+  // A fixed place (not a random temporary directory): its path is written into the bundle.
+  const shimDir = path.join(root, 'dist', '.bundle-inputs');
+  fs.mkdirSync(shimDir, { recursive: true });
+  try {
+    const shim = semconvShim(probe.metafile, shimDir);
+    esbuild.buildSync(shim === undefined ? options : { ...options, alias: { [SEMCONV]: shim } });
+  } finally {
+    fs.rmSync(shimDir, { recursive: true, force: true });
+  }
+}
+
+const SEMCONV = '@opentelemetry/semantic-conventions';
+
+/**
+ * @opentelemetry/semantic-conventions is one CommonJS file of thousands of constants, 30% of
+ * the bundle, and a bundler cannot drop unused exports from CommonJS; compiling and running
+ * it was ~5 ms of every start-up. The bundle reads ~30 of them. Writes a module with those
+ * names and their values (copied from the package) into `dir`, for esbuild to use instead of
+ * the package, and returns its path. Returns undefined, and the whole package is bundled,
+ * unless every importer is tsc-style CommonJS (`const x = require('<package>')`, then only
+ * `x.NAME` reads), all importers resolve to one copy, and every value read is a string or a
+ * number: then the names read are all there is to keep.
+ */
+function semconvShim(metafile, dir) {
+  const names = new Set();
+  const resolved = new Set();
+  const requireRe = /require\((['"])@opentelemetry\/semantic-conventions\1\)/g;
+  const bindingRe = /\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*require\((['"])@opentelemetry\/semantic-conventions\2\)/g;
+  for (const [input, info] of Object.entries(metafile.inputs)) {
+    const imports = info.imports.filter((i) => i.original === SEMCONV || (i.original || '').startsWith(`${SEMCONV}/`));
+    if (imports.length === 0) continue;
+    if (imports.some((i) => i.original !== SEMCONV || i.kind !== 'require-call')) return keepAll(`${input} imports it other than by require('${SEMCONV}')`);
+    for (const i of imports) resolved.add(i.path);
+    const source = fs.readFileSync(path.resolve(root, input), 'utf8');
+    const bindings = [...source.matchAll(bindingRe)].map((m) => m[1]);
+    if (bindings.length === 0 || bindings.length !== (source.match(requireRe) || []).length) return keepAll(`${input} requires it other than as \`const x = require(...)\``);
+    for (const binding of bindings) {
+      const escaped = binding.replace(/\$/g, '\\$');
+      let bare = 0;
+      for (const m of source.matchAll(new RegExp(`(?<![\\w$.])${escaped}(?![\\w$])(\\.([A-Za-z_$][\\w$]*))?`, 'g'))) {
+        if (m[2] === undefined) bare++;
+        else names.add(m[2]);
+      }
+      // The declaration is the one use that is not `binding.NAME`.
+      if (bare !== 1) return keepAll(`${input} uses ${binding} other than as ${binding}.NAME`);
+    }
+  }
+  if (names.size === 0) return undefined;
+  if (resolved.size !== 1) return keepAll(`its importers resolve to ${resolved.size} copies`);
+  const semconv = require(path.resolve(root, [...resolved][0]));
+  const lines = [];
+  for (const name of [...names].sort()) {
+    const value = semconv[name];
+    if (typeof value !== 'string' && typeof value !== 'number') return keepAll(`${name} is not a string or a number`);
+    lines.push(`exports.${name} = ${JSON.stringify(value)};`);
+  }
+  const file = path.join(dir, 'semantic-conventions.js');
+  fs.writeFileSync(file, `'use strict';\n// The ${SEMCONV} constants the agent bundle reads (scripts/build.js).\n${lines.join('\n')}\n`);
+  return file;
+}
+
+function keepAll(reason) {
+  console.warn(`otlp-mmap: the agent bundle keeps all of ${SEMCONV}, because ${reason}; start-up is ~5 ms slower.`);
+  return undefined;
 }
 
 // The V8 code cache of the bundle (see agent-loader.cjs): made for the Node that runs this build,

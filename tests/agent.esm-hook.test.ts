@@ -1,11 +1,13 @@
 /**
- * The ESM loader hook is installed only where it is needed: a loader thread costs Node 20
- * ~100 ms of start-up, and CommonJS apps are instrumented through `require` hooks alone.
+ * The ESM loader hook is installed only on request (`OTLP_MMAP_ESM_HOOK=always`): a loader thread
+ * costs Node 20 ~80-100 ms of start-up, and what the agent instruments (CommonJS packages and
+ * builtins) is patched without it. An ES-module main gets the patched builtins loaded up front.
+ * (tests/instrumentation.esm-app.test.ts runs the apps.)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { esmHookWanted, mainIsEsm } from '../agent/esm-hooks';
+import { builtinsPreloadWanted, esmHookWanted, mainIsEsm } from '../agent/esm-hooks';
 
 describe('mainIsEsm decides like Node does', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-esm-'));
@@ -36,8 +38,20 @@ describe('mainIsEsm decides like Node does', () => {
     expect(mainIsEsm(undefined, [])).toBe(false);
   });
 
-  test('OTLP_MMAP_ESM_HOOK=always and never override the detection', () => {
+  test('only OTLP_MMAP_ESM_HOOK=always installs the loader hook', () => {
     expect(esmHookWanted('always')).toBe(true);
+    expect(esmHookWanted('auto')).toBe(false);
     expect(esmHookWanted('never')).toBe(false);
+  });
+
+  test('the builtins are loaded up front only in auto mode, for an ES-module main', () => {
+    const esmMain = path.join(esmPkg, 'src', 'app.js');
+    expect(builtinsPreloadWanted('auto', esmMain, [])).toBe(true);
+    expect(builtinsPreloadWanted('auto', path.join(cjsPkg, 'a.mjs'), [])).toBe(true);
+    expect(builtinsPreloadWanted('auto', undefined, ['--input-type=module'])).toBe(true);
+    expect(builtinsPreloadWanted('auto', path.join(cjsPkg, 'app.js'), [])).toBe(false);
+    // The loader hook patches builtin imports itself; never asks for nothing up front.
+    expect(builtinsPreloadWanted('always', esmMain, [])).toBe(false);
+    expect(builtinsPreloadWanted('never', esmMain, [])).toBe(false);
   });
 });

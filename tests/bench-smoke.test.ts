@@ -61,7 +61,7 @@ describe('benchmark suite (smoke)', () => {
     const r = await bench('startup.js', ['--runs', '1']);
     expect(r.stdout).toContain('| empty ESM | otlp-mmap (--import register.mjs) |');
     const s = result('startup');
-    expect(s.rows.length).toBe(10);
+    expect(s.rows.length).toBe(14);
     for (const row of s.rows) {
       expect(row.ms).toBeGreaterThan(0);
       if (row.key === 'otlp-mmap') expect(row.stderr).toBeUndefined();

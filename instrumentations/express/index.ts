@@ -8,6 +8,7 @@ export const expressModule: InstrumentationModule = {
   aliases: [],
   moduleName: 'express',
   supportedVersions: EXPRESS_VERSIONS.text,
+  builtins: [],
   enable({ tracerProvider, meterProvider }) {
     const instrumentation = new ExpressInstrumentation({ enabled: false });
     instrumentation.setTracerProvider(tracerProvider);

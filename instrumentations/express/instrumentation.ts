@@ -4,7 +4,8 @@
  * `ExpressTelemetry` for a span, runs the layer in that span's context, and ends
  * the span when the layer calls `next`, throws, rejects (express 5) or the response
  * closes. Works for `require('express')` and `import express from 'express'`
- * (InstrumentationBase hooks both through require-in-the-middle and import-in-the-middle).
+ * (InstrumentationBase hooks require-in-the-middle, which the agent also runs over CommonJS
+ * files that ES modules import, and import-in-the-middle when its loader hook is installed).
  */
 import * as api from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';

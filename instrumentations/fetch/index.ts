@@ -8,6 +8,7 @@ export const fetchModule: InstrumentationModule = {
   aliases: ['undici'],
   moduleName: 'undici (Node.js global fetch)',
   supportedVersions: UNDICI_VERSIONS.text,
+  builtins: [],
   enable({ tracerProvider, meterProvider }) {
     enableFetchInstrumentation(tracerProvider, meterProvider);
   },

@@ -31,6 +31,8 @@ export const httpModule: InstrumentationModule = {
   aliases: [],
   moduleName: 'http, https (Node core)',
   supportedVersions: 'the running Node.js',
+  // Patched at enable time (core modules are singletons); listed so ES-module apps load them early.
+  builtins: ['http', 'https'],
   enable({ tracerProvider, meterProvider }) {
     const tracer = tracerProvider.getTracer(HTTP_SCOPE, INSTRUMENTATION_VERSION);
     const meter = meterProvider.getMeter(HTTP_SCOPE, INSTRUMENTATION_VERSION);

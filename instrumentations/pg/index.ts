@@ -8,6 +8,7 @@ export const pgModule: InstrumentationModule = {
   aliases: [],
   moduleName: 'pg',
   supportedVersions: PG_VERSIONS.text,
+  builtins: [],
   enable({ tracerProvider, meterProvider }) {
     const instrumentation = new PgInstrumentation({ enabled: false });
     instrumentation.setTracerProvider(tracerProvider);
