@@ -136,6 +136,11 @@ function bundleAgent() {
   } finally {
     fs.rmSync(shimDir, { recursive: true, force: true });
   }
+  // The first line names the bundle by its content: the code cache is used only with the bundle
+  // it was made from (V8 itself checks little more than the source's length).
+  const text = fs.readFileSync(out, 'utf8');
+  const id = require('node:crypto').createHash('sha256').update(text).digest('hex').slice(0, 32);
+  fs.writeFileSync(out, `// otlp-mmap agent bundle ${id}\n${text}`);
 }
 
 const SEMCONV = '@opentelemetry/semantic-conventions';
@@ -201,7 +206,8 @@ function codeCache() {
   const cache = path.join(root, 'dist', 'agent', 'bundle.cache');
   const marker = path.join(root, 'dist', 'agent', 'bundle.cache.json');
   if (!fs.existsSync(bundle)) return;
-  const wanted = JSON.stringify({ node: process.version, v8: process.versions.v8 });
+  const firstLine = fs.readFileSync(bundle, 'utf8').split('\n', 1)[0];
+  const wanted = JSON.stringify({ node: process.version, v8: process.versions.v8, bundle: firstLine });
   let current = '';
   try {
     current = fs.readFileSync(marker, 'utf8');
@@ -212,9 +218,7 @@ function codeCache() {
   const r = spawnSync(process.execPath, [path.join(root, 'agent-loader.cjs'), '--make-code-cache'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0 || !fs.existsSync(cache)) {
     console.warn('otlp-mmap: the code cache of the agent bundle was not written; the agent starts without it.');
-    return;
   }
-  fs.writeFileSync(marker, wanted);
 }
 
 try {

@@ -10,7 +10,7 @@ import { assembleSpans, cleanup, readOnlyFile, ROOT, runNode, spanNamed, tempDir
 afterAll(cleanup);
 
 /** A copy of the package's entry points and bundle (binary and node_modules linked), so its cache can be damaged. */
-function packageCopy(cache: 'keep' | 'garbage' | 'none'): string {
+function packageCopy(cache: 'keep' | 'garbage' | 'stale' | 'none'): string {
   const dir = tempDir('otlp-mmap-codecache-');
   for (const f of ['index.js', 'agent-loader.cjs', 'register.cjs']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
   for (const f of fs.readdirSync(ROOT).filter((n) => n.endsWith('.node'))) fs.symlinkSync(path.join(ROOT, f), path.join(dir, f));
@@ -18,8 +18,22 @@ function packageCopy(cache: 'keep' | 'garbage' | 'none'): string {
   fs.mkdirSync(path.join(dir, 'dist', 'agent'), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'dist', 'agent', 'bundle.js'), path.join(dir, 'dist', 'agent', 'bundle.js'));
   const cacheFile = path.join(dir, 'dist', 'agent', 'bundle.cache');
+  const marker = path.join(dir, 'dist', 'agent', 'bundle.cache.json');
+  if (cache !== 'none') fs.copyFileSync(path.join(ROOT, 'dist', 'agent', 'bundle.cache.json'), marker);
   if (cache === 'keep') fs.copyFileSync(path.join(ROOT, 'dist', 'agent', 'bundle.cache'), cacheFile);
   if (cache === 'garbage') fs.writeFileSync(cacheFile, Buffer.alloc(4096, 0x5a));
+  if (cache === 'stale') {
+    // The old cache and marker beside a rebuilt bundle of the same length (a new content hash on
+    // its first line, one character changed): V8 would take the cache; the marker must not.
+    fs.copyFileSync(path.join(ROOT, 'dist', 'agent', 'bundle.cache'), cacheFile);
+    const bundle = path.join(dir, 'dist', 'agent', 'bundle.js');
+    const text = fs.readFileSync(bundle, 'utf8');
+    const nl = text.indexOf('\n');
+    const rebuiltId = `${text.slice(0, nl - 1)}${text[nl - 1] === '0' ? '1' : '0'}`;
+    const at = text.indexOf('"use strict"');
+    fs.writeFileSync(bundle, `${rebuiltId}${text.slice(nl, at)}'use strict'${text.slice(at + 12)}`);
+    expect(fs.statSync(bundle).size).toBe(text.length);
+  }
   return dir;
 }
 
@@ -51,6 +65,10 @@ test('the build writes a code cache for this Node, and V8 accepts it', async () 
 
 test('a damaged cache is rejected by V8 and the agent starts anyway', async () => {
   expect(await runWith(packageCopy('garbage'))).toBe('rejected');
+});
+
+test('a cache made for another bundle of the same length is not used', async () => {
+  expect(await runWith(packageCopy('stale'))).toBe('none');
 });
 
 test('without a cache the bundle is required as usual', async () => {
