@@ -57,6 +57,7 @@ describe.each(shapes)('$entry', ({ entry, major }) => {
       '/db-error': 500,
       ...(major === 5 ? { '/reject': 500, '/mw-reject': 500 } : {}),
     });
+    expect(recording.facts.edgeStatuses).toEqual({ '/next-route/3': 200, '/nested/v1/things/4': 200, '/ctx/seen': 200 });
     expect(recording.diag.filter(([level]) => level !== 'info')).toEqual([]);
   });
 
@@ -116,6 +117,49 @@ describe.each(shapes)('$entry', ({ entry, major }) => {
     expect(recording.facts.activeInQueryCallback).toBe('request handler - /api/items/:id');
   });
 
+  it('follows next("route") to the next route for the path, and neither handler span is an error', () => {
+    const serverSpan = tree.serverSpan('/next-route/3');
+    expect(serverSpan.name).toBe('GET /next-route/:id');
+    const handlers = tree.childrenOf(serverSpan).filter((s) => s.attributes['express.type'] === 'request_handler');
+    expect(handlers.map((s) => s.name)).toEqual(['request handler - /next-route/:id', 'request handler - /next-route/:id']);
+    for (const handler of handlers) {
+      expect(handler.attributes['http.route']).toBe('/next-route/:id');
+      expect(handler.status.code).toBe(0);
+      expect(handler.events).toEqual([]);
+    }
+  });
+
+  it('joins the mount paths of a router inside a router into the route', () => {
+    const serverSpan = tree.serverSpan('/nested/v1/things/4');
+    expect(serverSpan.name).toBe('GET /nested/v1/things/:id');
+    expect(serverSpan.attributes['http.route']).toBe('/nested/v1/things/:id');
+    const trace = tree.traceOf(serverSpan);
+    const routers = trace.filter((s) => s.attributes['express.type'] === 'router');
+    expect(routers.map((s) => [s.name, s.attributes['http.route']]).sort()).toEqual([
+      ['router - /nested', '/nested'],
+      ['router - /v1', '/nested/v1'],
+    ]);
+    for (const router of routers) expect(tree.parentOf(router)).toBe(serverSpan);
+    const handler = tree.one((s) => s.name === 'request handler - /nested/v1/things/:id', trace);
+    expect(tree.parentOf(handler)).toBe(serverSpan);
+  });
+
+  it('runs the next layer in the context a middleware passed to next (baggage kept), as its sibling', () => {
+    expect(recording.facts.ctxSeen).toEqual({ baggage: 'kept', activeSpan: 'request handler - /ctx/seen' });
+    const serverSpan = tree.serverSpan('/ctx/seen');
+    const children = tree.childrenOf(serverSpan).map((s) => s.name);
+    expect(children).toEqual(expect.arrayContaining(['middleware - setsBaggage', 'request handler - /ctx/seen']));
+  });
+
+  it('ends a middleware span when the response closes before the middleware calls next', () => {
+    // Read 20 ms after the close, just before the middleware calls next.
+    expect(recording.facts.lateNextSpanRecording).toBe(false);
+    const middleware = tree.one((s) => s.name === 'middleware - nextAfterClose');
+    expect(middleware.status.code).toBe(0);
+    // The handler after it still ran (its route reached no ended span: diag stayed quiet, see above).
+    expect(tree.traceOf(middleware).map((s) => s.name)).toContain('request handler - /late-next');
+  });
+
   it.each([
     ['/fail', 'failed through next'],
     ['/throw', 'thrown in handler'],
@@ -162,8 +206,10 @@ describe.each(shapes)('$entry', ({ entry, major }) => {
     expect(serverDuration?.unit).toBe('s');
     const routes = serverDuration?.points.map((p) => p.attributes['http.route']).sort();
     const express5Only = major === 5 ? ['/mw-reject', '/reject'] : [];
-    expect(routes).toEqual(['/api/items/:id', '/db-error', '/fail', '/throw', '/users/:id', ...express5Only].sort());
+    // One request each, '/late-next' abandoned by the client (a client duration all the same).
+    const edge = ['/next-route/:id', '/nested/v1/things/:id', '/ctx/seen', '/late-next'];
+    expect(routes).toEqual(['/api/items/:id', '/db-error', '/fail', '/throw', '/users/:id', ...express5Only, ...edge].sort());
     const clientDuration = recording.metrics.find((m) => m.name === 'http.client.request.duration');
-    expect(clientDuration?.points.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(5 + express5Only.length);
+    expect(clientDuration?.points.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(5 + express5Only.length + edge.length);
   });
 });

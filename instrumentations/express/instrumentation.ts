@@ -54,6 +54,8 @@ interface ExpressRequest {
 }
 
 interface ClosableResponse {
+  /** Set once the response has emitted 'close' (node's `OutgoingMessage#closed`). */
+  closed?: boolean;
   on?: (event: 'close', listener: () => void) => unknown;
   removeListener?: (event: 'close', listener: () => void) => unknown;
 }
@@ -247,11 +249,16 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
         layerSpan.fail(err);
         throw err;
       } finally {
-        // A layer that responds without calling next ends with the response.
-        if (!layerSpan.ended && typeof res?.on === 'function') {
+        // A layer that responds without calling next ends with the response (at once
+        // when the response has closed already: the client went away before this layer ran).
+        if (!layerSpan.ended && res !== null && typeof res === 'object') {
           try {
-            onClose = () => layerSpan.end();
-            res.on('close', onClose);
+            if (res.closed === true) {
+              layerSpan.end();
+            } else if (typeof res.on === 'function') {
+              onClose = () => layerSpan.end();
+              res.on('close', onClose);
+            }
           } catch (err) {
             diag.debug('otlp-mmap: express span not tied to the response', err);
           }

@@ -130,6 +130,9 @@ export class ExpressTelemetry {
     const rpc = getRPCMetadata(active);
     if (rpc?.type !== RPCType.HTTP) return;
     rpc.route = route;
+    // Not once the server span has ended (the client went away before the route was
+    // reached): an SDK span warns through diag about every change to an ended span.
+    if (!rpc.span.isRecording()) return;
     rpc.span.setAttribute(ATTR_HTTP_ROUTE, route);
     rpc.span.updateName(`${method || 'GET'} ${route}`);
   }
