@@ -193,11 +193,14 @@ describe('node:http imported by an ES module (nothing require()s it)', () => {
     expect(server.traceId).toBe(client.traceId);
   });
 
-  it('OTLP_MMAP_ESM_HOOK=never leaves it alone: no loader, and http is not loaded up front', async () => {
+  it('OTLP_MMAP_ESM_HOOK=never: no loader, and http is still traced (the http instrumentation patches the core modules when it starts)', async () => {
     const run = await runApp('../agent/http.mjs', '--import', 'never');
     expect(run.stderr).toBe('');
     expect(run.result).toEqual({ status: 200 });
     expect(run.workerThreads).toBe(0);
-    expect(run.contents.spans).toEqual([]);
+    const client = run.contents.spans.find((s) => s.kind === 3);
+    const server = run.contents.spans.find((s) => s.kind === 2);
+    expect(client?.attributes['url.full']).toMatch(/\/from-esm$/);
+    expect(server?.parentSpanId).toBe(client?.spanId);
   });
 });
