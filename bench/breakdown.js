@@ -2,9 +2,9 @@
 'use strict';
 // Where otlp-mmap's added CPU per request goes, by switching parts of the agent off one
 // at a time (express hello world, same load as bench 1, interleaved rounds, medians):
-//   no agent | agent, no instrumentation | http only | http + express |
-//   http + express, sampler always_off (no span recorded) | full agent (http + express)
-// Each row's "step" is what that part adds over the row before it.
+//   no agent | agent, no instrumentation | http only | http + express recording nothing |
+//   http + express without metrics | the full agent (http + express)
+// "this part" is the difference to the configuration it builds on (`vs` below).
 //   node bench/breakdown.js [--quick] [--rounds 3] [--duration 6] [--warmup 2] [--connections 10]
 const path = require('node:path');
 const c = require('./lib/common');
@@ -13,18 +13,27 @@ const { prepare } = require('./lib/variants');
 function configs() {
   const base = { OTEL_SERVICE_NAME: 'bench-app' };
   const agent = ['--import', path.join(c.ROOT, 'register.mjs')];
+  const on = (env) => ({ nodeArgs: agent, env: { ...base, ...env }, collector: true });
+  // `vs`: the row whose difference to this one is "what this part costs".
   return [
-    { name: 'no agent', key: 'none', nodeArgs: [], env: {} },
-    { name: 'agent loaded, no instrumentation', key: 'bare', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' }, collector: true },
-    { name: 'http instrumentation only', key: 'http', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' }, collector: true },
+    { name: 'no agent', key: 'none', nodeArgs: [], env: {}, vs: null, part: '' },
+    { name: 'agent loaded, no instrumentation', key: 'bare', ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' }), vs: 'none', part: 'loading the agent (providers, context manager, file)' },
+    { name: 'http instrumentation only', key: 'http', ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' }), vs: 'bare', part: 'http: 1 server span + its histogram' },
     {
-      name: 'http + express, sampler always_off (no span recorded)',
+      name: 'http + express, nothing recorded (always_off sampler, metrics none)',
       key: 'off',
-      nodeArgs: agent,
-      env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express', OTEL_TRACES_SAMPLER: 'always_off' },
-      collector: true,
+      ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express', OTEL_TRACES_SAMPLER: 'always_off', OTEL_METRICS_EXPORTER: 'none' }),
+      vs: 'bare',
+      part: 'the instrumentations\' own work (hooks, context, attributes), nothing written',
     },
-    { name: 'http + express (the full agent of bench 1)', key: 'full', nodeArgs: agent, env: { ...base, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' }, collector: true },
+    {
+      name: 'http + express, metrics none',
+      key: 'nometrics',
+      ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express', OTEL_METRICS_EXPORTER: 'none' }),
+      vs: 'off',
+      part: 'recording 4 spans (sampling, span objects, recorder)',
+    },
+    { name: 'http + express (the full agent of bench 1)', key: 'full', ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' }), vs: 'nometrics', part: 'the http.server.request.duration measurement' },
   ];
 }
 
@@ -72,23 +81,31 @@ async function main(argv = process.argv.slice(2)) {
     await c.stop(sink);
   }
   const rows = [];
-  let prev = null;
-  let none = null;
+  const cpuOf = new Map();
   for (const v of list) {
-    const s = samples.get(v.key);
-    const cpu = c.median(s.map((x) => x.cpuPerReq));
-    const row = { name: v.name, key: v.key, cpu, rps: c.median(s.map((x) => x.rps)), rss: c.median(s.map((x) => x.rss)) };
-    if (none === null) none = cpu;
-    row.added = cpu - none;
-    row.step = prev === null ? 0 : cpu - prev;
-    prev = v.key === 'off' ? prev : cpu; // always_off is a side branch: steps continue from http-only
-    rows.push(row);
+    const sm = samples.get(v.key);
+    cpuOf.set(v.key, c.median(sm.map((x) => x.cpuPerReq)));
+  }
+  for (const v of list) {
+    const sm = samples.get(v.key);
+    const cpu = cpuOf.get(v.key);
+    rows.push({
+      name: v.name,
+      key: v.key,
+      cpu,
+      added: cpu - cpuOf.get('none'),
+      step: v.vs === null ? null : cpu - cpuOf.get(v.vs),
+      part: v.part || '-',
+      rps: c.median(sm.map((x) => x.rps)),
+      rss: c.median(sm.map((x) => x.rss)),
+    });
   }
   const md = c.table(rows, [
     ['name', 'configuration'],
     ['cpu', 'app CPU µs/req', (x) => x.toFixed(1)],
     ['added', 'added µs/req', (x) => `+${x.toFixed(1)}`],
-    ['step', 'step µs/req', (x) => (x >= 0 ? '+' : '') + x.toFixed(1)],
+    ['step', 'this part µs/req', (x) => (x >= 0 ? '+' : '') + x.toFixed(1)],
+    ['part', 'the part (difference to the row named in the script)'],
     ['rps', 'req/s', (x) => Math.round(x).toLocaleString('en-US')],
     ['rss', 'RSS MB', (x) => x.toFixed(1)],
   ]);

@@ -6,7 +6,7 @@
 const path = require('node:path');
 const c = require('./lib/common');
 
-const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'profile'];
+const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'profile', 'breakdown'];
 
 async function recorder(quick) {
   const json = path.join(c.RESULTS, 'recorder.json');

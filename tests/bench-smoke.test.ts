@@ -118,6 +118,16 @@ describe('benchmark suite (smoke)', () => {
     expect(fs.existsSync(path.join(resultsDir, 'collector-throughput.svg'))).toBe(true);
   });
 
+  test('breakdown: measures every configuration, from no agent to the full agent', async () => {
+    await bench('breakdown.js', ['--quick', '--duration', '1', '--warmup', '0.5']);
+    const s = result('breakdown');
+    expect(s.rows.map((r: { key: string }) => r.key)).toEqual(['none', 'bare', 'http', 'off', 'nometrics', 'full']);
+    for (const row of s.rows) {
+      expect(row.cpu).toBeGreaterThan(0);
+      expect(row.rps).toBeGreaterThan(0);
+    }
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');
