@@ -256,7 +256,7 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
             if (res.closed === true) {
               layerSpan.end();
             } else if (typeof res.on === 'function') {
-              onClose = () => layerSpan.end();
+              onClose = layerSpan.endListener();
               res.on('close', onClose);
             }
           } catch (err) {

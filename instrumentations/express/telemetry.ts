@@ -76,6 +76,11 @@ export interface LayerSpan {
   readonly parentContext: Context;
   readonly ended: boolean;
   end(): void;
+  /**
+   * A function that ends the span, for the response's 'close'. It holds only this span:
+   * the response keeps it, and with it whatever it holds, until the response is collected.
+   */
+  endListener(): () => void;
   /** Records an error (exception event, status ERROR); the span stays open. */
   fail(error: unknown): void;
   /**
@@ -99,6 +104,10 @@ class RecordingLayerSpan implements LayerSpan {
     if (this.ended) return;
     this.ended = true;
     this.span.end();
+  }
+
+  endListener(): () => void {
+    return () => this.end();
   }
 
   fail(error: unknown): void {
