@@ -128,6 +128,13 @@ describe('benchmark suite (smoke)', () => {
     }
   });
 
+  test('inprocess: the app and its client in one process, with and without the agent', async () => {
+    await bench('inprocess.js', ['--quick', '--requests', '500']);
+    const s = result('inprocess');
+    expect(s.rows.map((r: { name: string }) => r.name)).toEqual(['no agent', 'otlp-mmap (this build)']);
+    for (const row of s.rows) expect(row.cpu).toBeGreaterThan(0);
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');

@@ -16,7 +16,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
 import {
-  DURATION_BUCKETS,
+  durationHistogram,
   ERROR_TYPE,
   HTTP_REQUEST_METHOD,
   HTTP_REQUEST_METHOD_ORIGINAL,
@@ -34,7 +34,7 @@ import {
   USER_AGENT_ORIGINAL,
 } from './semconv';
 
-const { context: contextApi, propagation, trace, SpanKind, SpanStatusCode, ValueType } = api;
+const { context: contextApi, propagation, trace, SpanKind, SpanStatusCode } = api;
 
 const kClientRequest = Symbol('otlp-mmap.http.clientRequest');
 /** Marks our wrappers (a registered symbol, so tests and other copies of the agent can see it). */
@@ -222,12 +222,7 @@ export class HttpClientTelemetry {
 
   /** The `http.client.request.duration` histogram (created on first use). */
   duration(): Histogram {
-    this.histogram ??= this.meter.createHistogram(METRIC_CLIENT_DURATION, {
-      description: 'Duration of HTTP client requests.',
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
+    this.histogram ??= durationHistogram(this.meter, METRIC_CLIENT_DURATION, 'Duration of HTTP client requests.');
     return this.histogram;
   }
 

@@ -19,7 +19,7 @@ import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
 import {
   CLIENT_ADDRESS,
-  DURATION_BUCKETS,
+  durationHistogram,
   ERROR_TYPE,
   forwardedParam,
   HTTP_REQUEST_METHOD,
@@ -44,7 +44,7 @@ import {
 } from './semconv';
 
 // The API singletons, read once (in the agent's bundle every property read of an import is a getter call).
-const { context: contextApi, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, ValueType } = api;
+const { context: contextApi, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
 
 const kServerRequest = Symbol('otlp-mmap.http.serverRequest');
 /** Marks our wrappers (a registered symbol, so tests and other copies of the agent can see it). */
@@ -166,12 +166,7 @@ export class HttpServerTelemetry {
 
   /** The `http.server.request.duration` histogram (created on first use). */
   duration(): Histogram {
-    this.histogram ??= this.meter.createHistogram(METRIC_SERVER_DURATION, {
-      description: 'Duration of HTTP server requests.',
-      unit: 's',
-      valueType: ValueType.DOUBLE,
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
+    this.histogram ??= durationHistogram(this.meter, METRIC_SERVER_DURATION, 'Duration of HTTP server requests.');
     return this.histogram;
   }
 

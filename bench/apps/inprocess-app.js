@@ -1,0 +1,51 @@
+'use strict';
+// The bench 1 app (express 5, two middleware, one route) and a raw keep-alive HTTP client in ONE
+// process: 8 connections, one request in flight each. Prints {min, med} CPU µs per request
+// (process.cpuUsage over 3 x N requests after a warm-up), RSS and heap, as JSON.
+//   node [--import otlp-mmap/register] bench/apps/inprocess-app.js [N]
+const net = require('net');
+const N = Number(process.argv[2] || 20000), C = 8;
+const app = require('express')();
+app.use((req, res, next) => { res.setHeader('x-request-id', '1'); next(); });
+app.use((req, res, next) => { res.setHeader('cache-control', 'no-store'); next(); });
+app.get('/users/:id', (req, res) => res.send('hello world'));
+const server = app.listen(0, '127.0.0.1', async () => {
+  const port = server.address().port;
+  const REQ = Buffer.from('GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  async function run(n) {
+    let done = 0;
+    const socks = [];
+    await new Promise((resolve) => {
+      let started = 0;
+      for (let c = 0; c < C; c++) {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => {});
+        socks.push(s);
+        let buf = '';
+        s.on('data', (d) => {
+          buf += d;
+          let i;
+          while ((i = buf.indexOf('hello world')) >= 0) {
+            buf = buf.slice(i + 11); done++;
+            if (started < n) { started++; s.write(REQ); } else if (done >= n) { resolve(); }
+          }
+        });
+        s.on('connect', () => { started++; s.write(REQ); });
+      }
+    });
+    for (const s of socks) s.destroy();
+  }
+  await run(3000);
+  const best = [];
+  for (let r = 0; r < 3; r++) {
+    const t = process.cpuUsage();
+    await run(N);
+    const d = process.cpuUsage(t);
+    best.push((d.user + d.system) / N);
+  }
+  best.sort((a, b) => a - b);
+  const st = require("fs").readFileSync("/proc/self/status", "utf8"); const rss = +st.match(/VmRSS:\s+(\d+)/)[1] / 1024;
+  const mu = process.memoryUsage();
+  console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1) }));
+  process.exit(0);
+});

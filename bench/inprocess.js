@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+'use strict';
+// Same-run A/B of the agent's CPU per request without a load generator process: the bench 1 app
+// and its client in one process (bench/apps/inprocess-app.js), pinned to one core; no agent, this
+// build, and optionally another build (--baseline DIR: a built checkout of another commit),
+// interleaved. No collector runs: the rings fill and drop, which costs the app the same to write.
+//   node bench/inprocess.js [--rounds 3] [--requests 20000] [--baseline DIR]
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const c = require('./lib/common');
+
+function once(nodeArgs, requests) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-inprocess-'));
+  try {
+    const [cmd, argv] = c.pinned(c.APP_CPU, process.execPath, [...nodeArgs, path.join(c.APPS, 'inprocess-app.js'), String(requests)]);
+    const r = spawnSync(cmd, argv, {
+      cwd: c.ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, OTLP_MMAP_DIR: dir, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' },
+      timeout: 300_000,
+    });
+    if (r.status !== 0) throw new Error(`inprocess-app exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function main(argv = process.argv.slice(2)) {
+  const a = c.args(argv);
+  const rounds = a.num('--rounds', a.has('--quick') ? 1 : 3);
+  const requests = a.num('--requests', a.has('--quick') ? 2000 : 20000);
+  const baseline = a.get('--baseline', '');
+  const variants = [
+    { name: 'no agent', args: [] },
+    { name: 'otlp-mmap (this build)', args: ['--import', path.join(c.ROOT, 'register.mjs')] },
+  ];
+  if (baseline) variants.push({ name: `otlp-mmap (${baseline})`, args: ['--import', path.join(path.resolve(baseline), 'register.mjs')] });
+  const samples = variants.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    variants.forEach((v, i) => {
+      const m = once(v.args, requests);
+      samples[i].push(m);
+      process.stderr.write(`round ${r + 1}: ${v.name}: ${m.min} µs/request\n`);
+    });
+  }
+  const none = c.median(samples[0].map((m) => m.min));
+  const rows = variants.map((v, i) => {
+    const cpu = c.median(samples[i].map((m) => m.min));
+    return { name: v.name, rounds: samples[i].map((m) => m.min.toFixed(1)).join(', '), cpu, added: cpu - none, rss: c.median(samples[i].map((m) => m.rss)) };
+  });
+  const md = c.table(rows, [
+    ['name', 'variant'],
+    ['rounds', 'CPU µs/request per round (min of 3 passes)'],
+    ['cpu', 'median', (x) => x.toFixed(1)],
+    ['added', 'added µs/request', (x) => `+${x.toFixed(1)}`],
+    ['rss', 'RSS MB', (x) => x.toFixed(1)],
+  ]);
+  const file = c.writeResult('inprocess', { machine: c.machine(), rounds, requests, baseline, rows, samples });
+  return { md, rows, file };
+}
+
+if (require.main === module) {
+  const { md, file } = main();
+  console.log(`${md}\n\n(results: ${file})`);
+}
+
+module.exports = { main };
