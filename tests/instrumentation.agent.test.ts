@@ -4,26 +4,13 @@
  * agent (`--import`, `NODE_OPTIONS`, `--require`), CommonJS and ESM, express 4 and 5,
  * against a real PostgreSQL. One trace crosses the two processes.
  */
-import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
-import { buildInstrumentations, installExpress4, pgEnv, seedUsers } from './fixtures/instr/run';
-import { readDir, removeTempDirs, runClient, startServer, tempDir, type FileContents, type FileSpan, type Loader } from './fixtures/instr/agent';
+import { pgEnv } from './fixtures/instr/run';
+import { readDir, runClient, startServer, tempDir, useAppsWithPostgres, type FileContents, type FileSpan, type Loader } from './fixtures/instr/agent';
 
 const KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 const PATHS = ['/users/1', '/api/items/2', '/fail', '/db-error'];
 
-let pgServer: PostgresServer;
-
-beforeAll(async () => {
-  buildInstrumentations();
-  installExpress4();
-  pgServer = await sharedPostgres();
-  await seedUsers(pgServer);
-});
-
-afterAll(async () => {
-  removeTempDirs();
-  await stopSharedPostgres();
-});
+const pgServer = useAppsWithPostgres();
 
 const shapes: { entry: string; loader: Loader; major: number }[] = [
   { entry: 'express4/app.cjs', loader: '--require', major: 4 },
@@ -48,7 +35,7 @@ describe.each(shapes)('$entry with $loader, called by a fetch client process', (
   beforeAll(async () => {
     const serverDir = tempDir('otlp-mmap-instr-server-');
     const clientDir = tempDir('otlp-mmap-instr-client-');
-    const started = startServer(entry, loader, { ...pgEnv(pgServer), OTLP_MMAP_DIR: serverDir, OTEL_SERVICE_NAME: 'server' });
+    const started = startServer(entry, loader, { ...pgEnv(pgServer()), OTLP_MMAP_DIR: serverDir, OTEL_SERVICE_NAME: 'server' });
     const port = await started.port;
     const called = await runClient(port, PATHS, loader, { OTLP_MMAP_DIR: clientDir, OTEL_SERVICE_NAME: 'client' });
     if (called.code !== 0) throw new Error(`client failed (${called.code}):\n${called.stderr}`);
@@ -93,11 +80,11 @@ describe.each(shapes)('$entry with $loader, called by a fetch client process', (
     expect(query).toMatchObject({ name: 'SELECT users', kind: KIND.CLIENT, ended: true });
     expect(query.attributes).toMatchObject({
       'db.system.name': 'postgresql',
-      'db.namespace': pgServer.database,
+      'db.namespace': pgServer().database,
       'db.operation.name': 'SELECT',
       'db.query.text': 'SELECT id, name FROM users WHERE id = $1',
-      'server.address': pgServer.host,
-      'server.port': pgServer.port,
+      'server.address': pgServer().host,
+      'server.port': pgServer().port,
     });
   });
 

@@ -8,14 +8,13 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
-import { buildInstrumentations, FIXTURES, installExpress4, pgEnv, seedUsers } from './fixtures/instr/run';
+import { FIXTURES, pgEnv } from './fixtures/instr/run';
 import {
   cleanEnv,
   loaderArgs,
   readDir,
-  removeTempDirs,
   tempDir,
+  useAppsWithPostgres,
   type FileContents,
   type FileSpan,
   type Loader,
@@ -37,19 +36,7 @@ interface AppRun {
   contents: FileContents;
 }
 
-let pgServer: PostgresServer;
-
-beforeAll(async () => {
-  buildInstrumentations();
-  installExpress4();
-  pgServer = await sharedPostgres();
-  await seedUsers(pgServer);
-});
-
-afterAll(async () => {
-  removeTempDirs();
-  await stopSharedPostgres();
-});
+const pgServer = useAppsWithPostgres();
 
 /** Runs a fixture app to its end under the agent and reads back what it wrote. */
 function runApp(entry: string, loader: Loader, mode: EsmHookMode, env: Record<string, string> = {}): Promise<AppRun> {
@@ -115,7 +102,7 @@ function expectExpressAndPgSpans(spans: FileSpan[], major: number): void {
   expect(manual.parentSpanId).toBe(handler.spanId);
   const query = one(spans, (s) => s.parentSpanId === manual.spanId);
   expect(query).toMatchObject({ name: 'SELECT users', kind: KIND.CLIENT, ended: true });
-  expect(query.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.namespace': pgServer.database });
+  expect(query.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.namespace': pgServer().database });
 
   const items = one(spans, (s) => s.kind === KIND.SERVER && s.attributes['url.path'] === '/api/items/2');
   expect(items.name).toBe('GET /api/items/:id');
@@ -136,7 +123,7 @@ describe.each(apps)('$entry with $loader and OTLP_MMAP_ESM_HOOK=auto', ({ entry,
   let run: AppRun;
 
   beforeAll(async () => {
-    run = await runApp(entry, loader, 'auto', { ...pgEnv(pgServer), APP_PATHS: PATHS.join(',') });
+    run = await runApp(entry, loader, 'auto', { ...pgEnv(pgServer()), APP_PATHS: PATHS.join(',') });
   });
 
   it('runs without a warning', () => {
@@ -161,7 +148,7 @@ describe.each([
   let always: AppRun;
 
   beforeAll(async () => {
-    const env = { ...pgEnv(pgServer), APP_PATHS: PATHS.join(',') };
+    const env = { ...pgEnv(pgServer()), APP_PATHS: PATHS.join(',') };
     auto = await runApp(entry, '--import', 'auto', env);
     always = await runApp(entry, '--import', 'always', env);
   });

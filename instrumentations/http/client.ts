@@ -9,14 +9,14 @@
  * (`suppressTracing`, used by exporters).
  */
 import * as api from '@opentelemetry/api';
-import type { Attributes, Context, Histogram, Meter, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Meter, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
+import { HttpTelemetry } from './telemetry';
 import {
-  durationHistogram,
   ERROR_TYPE,
   HTTP_REQUEST_METHOD,
   HTTP_REQUEST_METHOD_ORIGINAL,
@@ -136,42 +136,44 @@ class ClientOperation {
   }
 }
 
-function guarded(what: string, fn: () => void): void {
-  try {
-    fn();
-  } catch (e) {
-    reportOnce(what, e);
-  }
-}
+// The listeners below run for every request: try/catch inline, no closure per call.
 
 /** 'response' listener, prepended to every tracked request (`this` is the request). */
 function onResponse(this: TrackedRequest, res: TrackedResponse): void {
   const op = this[kClientRequest];
   if (op === undefined) return;
-  guarded('http client response', () => {
+  try {
     op.response(res);
     res[kClientRequest] = op;
     contextApi.bind(contextApi.active(), res as EventEmitter);
     res.on('end', onResponseEnd);
-    res.on(errorMonitor, onResponseError);
+    res.on(errorMonitor, onError);
     // Node dumps a response nobody listens to; with our listener it would wait forever.
     if (this.listenerCount('response') <= 1) res.resume();
-  });
+  } catch (e) {
+    reportOnce('http client response', e);
+  }
 }
 
 function onResponseEnd(this: TrackedResponse): void {
   const op = this[kClientRequest];
-  if (op !== undefined) guarded('http client span end', () => op.finish(!(this.aborted && !this.complete)));
+  if (op === undefined) return;
+  try {
+    op.finish(!(this.aborted && !this.complete));
+  } catch (e) {
+    reportOnce('http client span end', e);
+  }
 }
 
-function onResponseError(this: TrackedResponse, error: unknown): void {
+/** errorMonitor listener of tracked requests and responses. */
+function onError(this: Tracked, error: unknown): void {
   const op = this[kClientRequest];
-  if (op !== undefined) guarded('http client span failure', () => op.fail(error));
-}
-
-function onRequestError(this: TrackedRequest, error: unknown): void {
-  const op = this[kClientRequest];
-  if (op !== undefined) guarded('http client span failure', () => op.fail(error));
+  if (op === undefined) return;
+  try {
+    op.fail(error);
+  } catch (e) {
+    reportOnce('http client span failure', e);
+  }
 }
 
 function onRequestClose(this: TrackedRequest): void {
@@ -182,10 +184,12 @@ function onRequestClose(this: TrackedRequest): void {
   // sets `upgradeOrConnect` and `res` before it emits that and then 'close'. That is a success.
   const handedOver = this as { upgradeOrConnect?: boolean; res?: IncomingMessage | null };
   const head = !op.responded && handedOver.upgradeOrConnect === true ? handedOver.res : undefined;
-  guarded('http client span end', () => {
+  try {
     if (head) op.response(head);
     op.finish(head != null);
-  });
+  } catch (e) {
+    reportOnce('http client span end', e);
+  }
 }
 
 /** The port the caller asked for, from any argument form of `http.request`. */
@@ -211,19 +215,9 @@ function requestedPort(args: IArguments): number | undefined {
 }
 
 /** Records outgoing requests through one tracer and one meter. */
-export class HttpClientTelemetry {
-  private histogram: Histogram | undefined;
-
-  constructor(
-    private readonly tracer: Tracer,
-    private readonly meter: Meter,
-    private readonly knownMethods: ReadonlySet<string>,
-  ) {}
-
-  /** The `http.client.request.duration` histogram (created on first use). */
-  duration(): Histogram {
-    this.histogram ??= durationHistogram(this.meter, METRIC_CLIENT_DURATION, 'Duration of HTTP client requests.');
-    return this.histogram;
+export class HttpClientTelemetry extends HttpTelemetry {
+  constructor(tracer: Tracer, meter: Meter, knownMethods: ReadonlySet<string>) {
+    super(tracer, meter, knownMethods, METRIC_CLIENT_DURATION, 'Duration of HTTP client requests.');
   }
 
   /** Replaces `request` and `get` of the `http` or `https` module. Patching twice is a no-op. */
@@ -290,7 +284,7 @@ export class HttpClientTelemetry {
     contextApi.bind(parent, req as EventEmitter);
     req[kClientRequest] = new ClientOperation(this, span, ctx, metricAttributes, startedAt);
     req.prependListener('response', onResponse);
-    req.on(errorMonitor, onRequestError);
+    req.on(errorMonitor, onError);
     req.on('close', onRequestClose);
   }
 }

@@ -6,8 +6,6 @@
  * agent's bundle an imported constant is a getter call.
  */
 
-import { ValueType, type Histogram, type Meter } from '@opentelemetry/api';
-
 export const HTTP_REQUEST_METHOD = 'http.request.method';
 export const HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
 export const HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
@@ -29,16 +27,6 @@ export const METRIC_SERVER_DURATION = 'http.server.request.duration';
 export const METRIC_CLIENT_DURATION = 'http.client.request.duration';
 /** The semantic conventions' advised buckets for both duration histograms, in seconds. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
-/** A request-duration histogram in seconds with the advised buckets (`http.{server,client}.request.duration`). */
-export function durationHistogram(meter: Meter, name: string, description: string): Histogram {
-  return meter.createHistogram(name, {
-    description,
-    unit: 's',
-    valueType: ValueType.DOUBLE,
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
-}
 
 /** RFC 9110 methods, PATCH (RFC 5789) and QUERY: the default known methods of the semantic conventions. */
 const DEFAULT_KNOWN_METHODS = ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY'];

@@ -11,15 +11,15 @@
  * with string operations (no `URL` object in the common origin-form case).
  */
 import * as api from '@opentelemetry/api';
-import type { Attributes, Context, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
 import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
+import { HttpTelemetry } from './telemetry';
 import {
   CLIENT_ADDRESS,
-  durationHistogram,
   ERROR_TYPE,
   forwardedParam,
   HTTP_REQUEST_METHOD,
@@ -155,19 +155,9 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 }
 
 /** Records incoming requests through one tracer and one meter. */
-export class HttpServerTelemetry {
-  private histogram: Histogram | undefined;
-
-  constructor(
-    private readonly tracer: Tracer,
-    private readonly meter: Meter,
-    private readonly knownMethods: ReadonlySet<string>,
-  ) {}
-
-  /** The `http.server.request.duration` histogram (created on first use). */
-  duration(): Histogram {
-    this.histogram ??= durationHistogram(this.meter, METRIC_SERVER_DURATION, 'Duration of HTTP server requests.');
-    return this.histogram;
+export class HttpServerTelemetry extends HttpTelemetry {
+  constructor(tracer: Tracer, meter: Meter, knownMethods: ReadonlySet<string>) {
+    super(tracer, meter, knownMethods, METRIC_SERVER_DURATION, 'Duration of HTTP server requests.');
   }
 
   /**

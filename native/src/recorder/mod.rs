@@ -437,12 +437,7 @@ impl Recorder {
         // Everything is read (and could still fail) before anything is published.
         self.values.attributes(a, 9, &mut self.attrs, &mut self.ranges)?;
         if has_name {
-            let name = self.values.truncate_counted(name);
-            self.inner.clear();
-            Enc::new(&mut self.inner).bytes_always(5, name);
-            self.span_header(scope, trace, span);
-            self.finish_span_event(SPAN_TAG_NAME);
-            self.publish(RingKind::Spans);
+            self.write_name(scope, trace, span, name);
         }
         if !self.ranges.is_empty() {
             self.write_attribute_updates(scope, trace, span, 0);
@@ -469,13 +464,18 @@ impl Recorder {
         let (scope, trace, span) = Self::ids(a)?;
         let name = a.blob()?;
         self.check_scope(scope)?;
+        self.write_name(scope, trace, span, name);
+        Ok(())
+    }
+
+    /// Publishes a ChangeSpanName (the name truncated to the span value limit, counted).
+    fn write_name(&mut self, scope: i64, trace: &[u8], span: &[u8], name: &[u8]) {
         let name = self.values.truncate_counted(name);
         self.inner.clear();
         Enc::new(&mut self.inner).bytes_always(5, name);
         self.span_header(scope, trace, span);
         self.finish_span_event(SPAN_TAG_NAME);
         self.publish(RingKind::Spans);
-        Ok(())
     }
 
     /// `recordSpanAttributes`: as many UpdateAttributes messages as needed.
