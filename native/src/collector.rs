@@ -63,7 +63,7 @@ impl FileCollector {
         // 1. spans: starts/updates apply now, ends are queued by the pipeline.
         let mut spans = Vec::new();
         let mut errs = Vec::new();
-        out.read[1] = self.reader.read_raw(RingKind::Spans, max, writer_dead, |(seq, r)| match r.and_then(|b| decode::span_event(b)) {
+        out.read[1] = self.reader.read_raw(RingKind::Spans, max, writer_dead, |(seq, r)| match r.and_then(decode::span_event) {
             Ok(m) => spans.push(m),
             Err(e) => errs.push(format!("spans ring, record {seq}: {e}")),
         }) as u64;
@@ -74,7 +74,7 @@ impl FileCollector {
         self.pipeline.after_spans(&mut self.reader);
         // 3. events.
         let mut events = Vec::new();
-        out.read[0] = self.reader.read_raw(RingKind::Events, max, writer_dead, |(seq, r)| match r.and_then(|b| decode::event(b)) {
+        out.read[0] = self.reader.read_raw(RingKind::Events, max, writer_dead, |(seq, r)| match r.and_then(decode::event) {
             Ok(m) => events.push(m),
             Err(e) => errs.push(format!("events ring, record {seq}: {e}")),
         }) as u64;
@@ -85,7 +85,7 @@ impl FileCollector {
         self.pipeline.end_of_poll(&mut self.reader);
         // 5. measurements.
         let mut ms = Vec::new();
-        out.read[2] = self.reader.read_raw(RingKind::Measurements, max, writer_dead, |(seq, r)| match r.and_then(|b| decode::measurement(b)) {
+        out.read[2] = self.reader.read_raw(RingKind::Measurements, max, writer_dead, |(seq, r)| match r.and_then(decode::measurement) {
             Ok(m) => ms.push(m),
             Err(e) => errs.push(format!("measurements ring, record {seq}: {e}")),
         }) as u64;

@@ -148,7 +148,7 @@ impl Msg {
     fn parse(b: &[u8]) -> Msg {
         let mut d = Dec::new(b);
         let mut out = Vec::new();
-        while let Some((f, v)) = d.next().expect("valid protobuf") {
+        while let Some((f, v)) = d.next_field().expect("valid protobuf") {
             out.push((
                 f,
                 match v {

@@ -59,7 +59,7 @@ impl Mapping {
     /// The `AtomicI64` at `off` (8-aligned, inside the file).
     #[inline]
     pub fn atomic_i64(&self, off: u64) -> &AtomicI64 {
-        assert!(off % 8 == 0 && off + 8 <= self.reserved as u64, "atomic_i64 at {off}");
+        assert!(off.is_multiple_of(8) && off + 8 <= self.reserved as u64, "atomic_i64 at {off}");
         // SAFETY: aligned (asserted), inside the mapping (asserted), and shared memory
         // is only ever accessed atomically at this offset by every v1 writer/reader.
         unsafe { &*(self.ptr(off) as *const AtomicI64) }
@@ -68,7 +68,7 @@ impl Mapping {
     /// The `AtomicI32` at `off` (4-aligned, inside the file).
     #[inline]
     pub fn atomic_i32(&self, off: u64) -> &AtomicI32 {
-        assert!(off % 4 == 0 && off + 4 <= self.reserved as u64, "atomic_i32 at {off}");
+        assert!(off.is_multiple_of(4) && off + 4 <= self.reserved as u64, "atomic_i32 at {off}");
         // SAFETY: as for `atomic_i64`.
         unsafe { &*(self.ptr(off) as *const AtomicI32) }
     }

@@ -39,7 +39,7 @@ impl Ring {
 
     /// Reads and validates a ring header from an untrusted file of length `file_len`.
     pub fn from_file(map: &Mapping, offset: u64, file_len: u64) -> Result<Ring, BadRing> {
-        if offset % 8 != 0 || offset.checked_add(RING_HEADER_SIZE).is_none_or(|e| e > file_len) {
+        if !offset.is_multiple_of(8) || offset.checked_add(RING_HEADER_SIZE).is_none_or(|e| e > file_len) {
             return Err(BadRing(format!("ring offset {offset} is outside the file ({file_len} bytes) or unaligned")));
         }
         let n = map.atomic_i64(offset + R_NUM_BUFFERS).load(Ordering::Acquire);

@@ -39,6 +39,9 @@ fn malformed() -> RecError {
     RecError::type_error("internal error: malformed call buffer (otlp-mmap JS/native version mismatch?)".into())
 }
 
+/// A span context argument: `(trace_id, span_id, flags)`.
+pub type SpanContextArg<'a> = (&'a [u8], &'a [u8], u32);
+
 impl<'a> Args<'a> {
     pub fn new(b: &'a [u8]) -> Self {
         Args { b, pos: 0 }
@@ -110,7 +113,7 @@ impl<'a> Args<'a> {
     }
 
     /// An optional span context: `(trace_id, span_id, flags)`.
-    pub fn span_context(&mut self) -> Result<Option<(&'a [u8], &'a [u8], u32)>, RecError> {
+    pub fn span_context(&mut self) -> Result<Option<SpanContextArg<'a>>, RecError> {
         if self.u8()? == 0 {
             return Ok(None);
         }

@@ -56,7 +56,7 @@ impl<'a> Dec<'a> {
     }
 
     /// Next `(field number, value)`, or `None` at the end.
-    pub fn next(&mut self) -> DResult<Option<(u32, Field<'a>)>> {
+    pub fn next_field(&mut self) -> DResult<Option<(u32, Field<'a>)>> {
         if self.pos >= self.b.len() {
             return Ok(None);
         }
@@ -95,7 +95,7 @@ pub fn any_value(b: &[u8], depth: u32) -> DResult<AnyValue> {
     }
     let mut d = Dec::new(b);
     let mut out = AnyValue::String(String::new());
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         out = match (f, v) {
             (1, Field::Len(s)) => AnyValue::String(utf8(s)),
             (2, Field::Varint(x)) => AnyValue::Bool(x != 0),
@@ -104,7 +104,7 @@ pub fn any_value(b: &[u8], depth: u32) -> DResult<AnyValue> {
             (5, Field::Len(s)) => {
                 let mut vals = Vec::new();
                 let mut a = Dec::new(s);
-                while let Some((af, av)) = a.next()? {
+                while let Some((af, av)) = a.next_field()? {
                     match (af, av) {
                         (1, Field::Len(e)) => vals.push(any_value(e, depth + 1)?),
                         (1, _) => wrong!("ArrayValue", 1),
@@ -116,7 +116,7 @@ pub fn any_value(b: &[u8], depth: u32) -> DResult<AnyValue> {
             (6, Field::Len(s)) => {
                 let mut kvs = Vec::new();
                 let mut a = Dec::new(s);
-                while let Some((af, av)) = a.next()? {
+                while let Some((af, av)) = a.next_field()? {
                     match (af, av) {
                         (1, Field::Len(e)) => kvs.push(key_value(e, depth + 1)?),
                         (1, _) => wrong!("KeyValueList", 1),
@@ -137,7 +137,7 @@ pub fn any_value(b: &[u8], depth: u32) -> DResult<AnyValue> {
 pub fn key_value(b: &[u8], depth: u32) -> DResult<KeyValueRef> {
     let mut d = Dec::new(b);
     let mut kv = KeyValueRef { key_ref: DictRef(0), value: None };
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Varint(x)) => kv.key_ref = DictRef(x as i64),
             (2, Field::Len(s)) => kv.value = Some(any_value(s, depth + 1)?),
@@ -151,7 +151,7 @@ pub fn key_value(b: &[u8], depth: u32) -> DResult<KeyValueRef> {
 pub fn span_context(b: &[u8]) -> DResult<SpanContext> {
     let mut d = Dec::new(b);
     let mut sc = SpanContext::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Len(s)) => sc.span_id = s.to_vec(),
             (2, Field::Len(s)) => sc.trace_id = s.to_vec(),
@@ -166,7 +166,7 @@ pub fn span_context(b: &[u8]) -> DResult<SpanContext> {
 fn status(b: &[u8]) -> DResult<Status> {
     let mut d = Dec::new(b);
     let mut s = Status::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (2, Field::Len(x)) => s.message = utf8(x),
             (3, Field::Varint(x)) => s.code = x as i32,
@@ -180,7 +180,7 @@ fn status(b: &[u8]) -> DResult<Status> {
 fn start_span(b: &[u8]) -> DResult<StartSpan> {
     let mut d = Dec::new(b);
     let mut s = StartSpan::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (4, Field::Len(x)) => s.parent_span_id = x.to_vec(),
             (16, Field::I32(x)) => s.flags = x,
@@ -198,7 +198,7 @@ fn start_span(b: &[u8]) -> DResult<StartSpan> {
 fn attributes_only(b: &[u8], field: u32, what: &str) -> DResult<Vec<KeyValueRef>> {
     let mut d = Dec::new(b);
     let mut out = Vec::new();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match v {
             Field::Len(x) if f == field => out.push(key_value(x, 0)?),
             _ if f == field => wrong!(what, f),
@@ -211,7 +211,7 @@ fn attributes_only(b: &[u8], field: u32, what: &str) -> DResult<Vec<KeyValueRef>
 fn link(b: &[u8]) -> DResult<Link> {
     let mut d = Dec::new(b);
     let mut l = Link::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Len(x)) => l.trace_id = x.to_vec(),
             (2, Field::Len(x)) => l.span_id = x.to_vec(),
@@ -229,7 +229,7 @@ fn link(b: &[u8]) -> DResult<Link> {
 pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
     let mut d = Dec::new(b);
     let mut e = SpanEvent { scope_ref: DictRef(0), trace_id: Vec::new(), span_id: Vec::new(), event: None };
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (20, Field::Varint(x)) => e.scope_ref = DictRef(x as i64),
             (1, Field::Len(x)) => e.trace_id = x.to_vec(),
@@ -238,7 +238,7 @@ pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
             (12, Field::Len(x)) => {
                 let mut dd = Dec::new(x);
                 let (mut t, mut st) = (0u64, None);
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (8, Field::I64(y)) => t = y,
                         (15, Field::Len(y)) => st = Some(status(y)?),
@@ -251,7 +251,7 @@ pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
             (13, Field::Len(x)) => {
                 let mut dd = Dec::new(x);
                 let mut name = String::new();
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (5, Field::Len(y)) => name = utf8(y),
                         (5, _) => wrong!("ChangeSpanName", 5),
@@ -264,7 +264,7 @@ pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
             (15, Field::Len(x)) => {
                 let mut dd = Dec::new(x);
                 let mut links = Vec::new();
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (13, Field::Len(y)) => links.push(link(y)?),
                         (13, _) => wrong!("AddLink", 13),
@@ -283,7 +283,7 @@ pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
 pub fn measurement(b: &[u8]) -> DResult<Measurement> {
     let mut d = Dec::new(b);
     let mut m = Measurement { metric_ref: DictRef(0), attributes: Vec::new(), time_unix_nano: 0, value: None, span_context: None };
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Varint(x)) => m.metric_ref = DictRef(x as i64),
             (2, Field::Len(x)) => m.attributes.push(key_value(x, 0)?),
@@ -301,7 +301,7 @@ pub fn measurement(b: &[u8]) -> DResult<Measurement> {
 pub fn event(b: &[u8]) -> DResult<Event> {
     let mut d = Dec::new(b);
     let mut e = Event::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Varint(x)) => e.scope_ref = DictRef(x as i64),
             (2, Field::I64(x)) => e.time_unix_nano = x,
@@ -321,7 +321,7 @@ pub fn event(b: &[u8]) -> DResult<Event> {
 pub fn resource(b: &[u8]) -> DResult<Resource> {
     let mut d = Dec::new(b);
     let mut r = Resource::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Len(x)) => r.attributes.push(key_value(x, 0)?),
             (2, Field::Varint(x)) => r.dropped_attributes_count = x as u32,
@@ -335,7 +335,7 @@ pub fn resource(b: &[u8]) -> DResult<Resource> {
 pub fn scope(b: &[u8]) -> DResult<InstrumentationScope> {
     let mut d = Dec::new(b);
     let mut s = InstrumentationScope::default();
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Varint(x)) => s.name_ref = DictRef(x as i64),
             (2, Field::Varint(x)) => s.version_ref = DictRef(x as i64),
@@ -352,7 +352,7 @@ pub fn scope(b: &[u8]) -> DResult<InstrumentationScope> {
 pub fn metric_ref(b: &[u8]) -> DResult<MetricRef> {
     let mut d = Dec::new(b);
     let mut m = MetricRef { name: String::new(), description: String::new(), unit: String::new(), instrumentation_scope_ref: DictRef(0), aggregation: None };
-    while let Some((f, v)) = d.next()? {
+    while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Len(x)) => m.name = utf8(x),
             (2, Field::Len(x)) => m.description = utf8(x),
@@ -362,7 +362,7 @@ pub fn metric_ref(b: &[u8]) -> DResult<MetricRef> {
             (6, Field::Len(x)) => {
                 let (mut t, mut mono) = (0, false);
                 let mut dd = Dec::new(x);
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (2, Field::Varint(y)) => t = y as i32,
                         (3, Field::Varint(y)) => mono = y != 0,
@@ -375,7 +375,7 @@ pub fn metric_ref(b: &[u8]) -> DResult<MetricRef> {
             (7, Field::Len(x)) => {
                 let (mut t, mut bounds) = (0, Vec::new());
                 let mut dd = Dec::new(x);
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (1, Field::Varint(y)) => t = y as i32,
                         (2, Field::I64(y)) => bounds.push(f64::from_bits(y)),
@@ -394,7 +394,7 @@ pub fn metric_ref(b: &[u8]) -> DResult<MetricRef> {
             (8, Field::Len(x)) => {
                 let (mut t, mut mb, mut ms) = (0, 0i64, 0i64);
                 let mut dd = Dec::new(x);
-                while let Some((ff, vv)) = dd.next()? {
+                while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
                         (1, Field::Varint(y)) => t = y as i32,
                         (2, Field::Varint(y)) => mb = y as i64,
