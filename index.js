@@ -115,8 +115,8 @@ const AGG_EXP = 4;
 
 const defaultRecorderOptions = Object.freeze({
   events: Object.freeze({ slots: 1024, slotSize: 2048 }),
-  spans: Object.freeze({ slots: 4096, slotSize: 2048 }),
-  measurements: Object.freeze({ slots: 8192, slotSize: 256 }),
+  spans: Object.freeze({ slots: 4096, slotSize: 1280 }),
+  measurements: Object.freeze({ slots: 2048, slotSize: 256 }),
   dictionaryBytes: 1 << 20,
   maxDictionaryBytes: 64 << 20,
   mode: 0o600,
@@ -358,7 +358,10 @@ class RecorderImpl {
       }
     } else if (v instanceof Uint8Array) {
       if (v.length !== bytes) throw new RangeError(`${arg} must be ${bytes} bytes or ${bytes * 2} hex characters, got ${v.length} bytes`);
-      this._buf.set(v, this._pos);
+      // 8 or 16 bytes: a plain loop beats a call into TypedArray#set.
+      const buf = this._buf;
+      const pos = this._pos;
+      for (let i = 0; i < bytes; i++) buf[pos + i] = v[i];
     } else {
       throw new TypeError(`${arg} must be a Uint8Array of ${bytes} bytes or a ${bytes * 2}-character hex string, got ${describe(v)}`);
     }

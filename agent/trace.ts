@@ -30,7 +30,7 @@ import {
 import type { Attributes, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
 import { applyLimits, isValidAttributeValue, truncateValue } from './attributes';
 import type { SpanLimits } from './config';
-import { IdGenerator } from './ids';
+import { IdGenerator, idBytes } from './ids';
 import { reportOnce } from './log';
 import type { Sampler } from './sampler';
 import { toNanos } from './time';
@@ -91,6 +91,10 @@ export class RecordingSpan implements ApiSpan {
   constructor(
     private readonly tracer: Tracer,
     private readonly context: SpanContext,
+    /** @internal The trace id's 16 bytes (shared by the spans of one trace in this process). */
+    readonly traceBytes: Uint8Array,
+    /** @internal The span id's 8 bytes. */
+    readonly spanBytes: Uint8Array,
     name: string,
     private readonly startAttributes: Attributes | undefined,
     attributeCount: number,
@@ -199,7 +203,8 @@ export class RecordingSpan implements ApiSpan {
     const shared = this.tracer.shared;
     const rec = shared.recorder;
     const scope = this.tracer.scopeRef;
-    const { traceId, spanId } = this.context;
+    const traceId = this.traceBytes;
+    const spanId = this.spanBytes;
     if (this.pendingLinks !== undefined) {
       try {
         rec.recordSpanLinks(scope, traceId, spanId, this.pendingLinks);
@@ -256,15 +261,38 @@ export class Tracer implements ApiTracer {
     let parent: SpanContext | undefined;
     try {
       const opts = options ?? {};
-      if (!opts.root) parent = parentOf(ctx ?? contextApi.active());
-      traceId = parent !== undefined ? parent.traceId : shared.ids.traceId();
-      spanId = shared.ids.spanId();
+      // Our own parent span hands over its id bytes; a remote or foreign parent's hex is decoded.
+      let parentSpan: RecordingSpan | undefined;
+      if (!opts.root) {
+        const span = traceApi.getSpan(ctx ?? contextApi.active());
+        if (span instanceof RecordingSpan) {
+          parentSpan = span;
+          parent = span.spanContext();
+        } else if (span !== undefined) {
+          const sc = span.spanContext();
+          if (isSpanContextValid(sc)) parent = sc;
+        }
+      }
+      let traceBytes: Uint8Array | undefined;
+      if (parent === undefined) {
+        traceBytes = new Uint8Array(16);
+        traceId = shared.ids.traceIdInto(traceBytes);
+      } else {
+        traceId = parent.traceId;
+        traceBytes = parentSpan?.traceBytes;
+      }
+      const spanBytes = new Uint8Array(8);
+      spanId = shared.ids.spanIdInto(spanBytes);
       if (!shared.sampler.shouldSample(traceId, parent)) {
         return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
       }
       if (shared.record === false) {
         return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: SAMPLED, traceState: parent?.traceState });
       }
+      // A valid span context's ids are hex of the right length (isSpanContextValid checked them).
+      traceBytes ??= idBytes(traceId, 16) as Uint8Array;
+      const parentId: Uint8Array | null =
+        parent === undefined ? null : (parentSpan?.spanBytes ?? (idBytes(parent.spanId, 8) as Uint8Array));
       const limits = shared.limits;
       const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);
       const spanName = typeof name === 'string' ? name : String(name);
@@ -272,9 +300,9 @@ export class Tracer implements ApiTracer {
       const kind = (typeof opts.kind === 'number' && opts.kind >= 0 && opts.kind <= 4 ? opts.kind + 1 : 1) as SpanKindNumber;
       shared.recorder.recordSpanStart(
         this.scopeRef,
-        traceId,
-        spanId,
-        parent !== undefined ? parent.spanId : null,
+        traceBytes,
+        spanBytes,
+        parentId,
         flags,
         spanName,
         kind,
@@ -287,7 +315,7 @@ export class Tracer implements ApiTracer {
         linkCount = links.length;
         if (linkCount > 0) {
           try {
-            shared.recorder.recordSpanLinks(this.scopeRef, traceId, spanId, links);
+            shared.recorder.recordSpanLinks(this.scopeRef, traceBytes, spanBytes, links);
           } catch (e) {
             reportOnce('span links', e);
           }
@@ -295,7 +323,7 @@ export class Tracer implements ApiTracer {
       }
       const spanContext: SpanContext = { traceId, spanId, traceFlags: SAMPLED, isRemote: false };
       if (parent !== undefined && parent.traceState !== undefined) spanContext.traceState = parent.traceState;
-      return new RecordingSpan(this, spanContext, spanName, limited.attributes, limited.count, linkCount);
+      return new RecordingSpan(this, spanContext, traceBytes, spanBytes, spanName, limited.attributes, limited.count, linkCount);
     } catch (e) {
       reportOnce('startSpan', e);
       if (traceId !== '' && spanId !== '') {
@@ -358,15 +386,6 @@ export class Tracer implements ApiTracer {
     }
     return out;
   }
-}
-
-/** The valid parent span context in `ctx`, if any. Our own spans skip the validity check. */
-function parentOf(ctx: Context): SpanContext | undefined {
-  const span = traceApi.getSpan(ctx);
-  if (span === undefined) return undefined;
-  const sc = span.spanContext();
-  if (span instanceof RecordingSpan) return sc;
-  return isSpanContextValid(sc) ? sc : undefined;
 }
 
 /** The global tracer provider: one {@link Tracer} (one scope) per name, version and schema URL. */
