@@ -20,8 +20,25 @@ const kBound = Symbol('otlp-mmap.contextBoundEmit');
 
 type Emit = (this: EventEmitter, event: string | symbol, ...args: unknown[]) => boolean;
 
-/** `AsyncLocalStorageContextManager` with EventEmitters bound through one wrapped `emit`. */
+/**
+ * `AsyncLocalStorageContextManager` with EventEmitters bound through one wrapped `emit`, and a
+ * `with` that neither binds `fn` to `thisArg` (a new function per call in the stock manager)
+ * nor switches contexts when `context` is already the active one (a layer calling the next
+ * one, say): `AsyncLocalStorage#run` with the store it already has would change nothing.
+ */
 export class ContextManager extends AsyncLocalStorageContextManager {
+  override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    const storage = (this as unknown as Partial<StorageOwner>)._asyncLocalStorage;
+    if (storage === undefined || typeof storage.run !== 'function') return super.with(context, fn, thisArg, ...args);
+    if (storage.getStore() === context) return fn.apply(thisArg, args);
+    return storage.run(context, applyWith, fn as unknown as (...a: unknown[]) => unknown, thisArg, args) as ReturnType<F>;
+  }
+
   override bind<T>(context: Context, target: T): T {
     if (target instanceof EventEmitter) {
       bindEmitter(this, context, target);
@@ -33,6 +50,11 @@ export class ContextManager extends AsyncLocalStorageContextManager {
 
 interface StorageOwner {
   _asyncLocalStorage: AsyncLocalStorage<Context>;
+}
+
+/** `fn.apply(thisArg, args)`: what `with` runs inside the context. */
+function applyWith(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
+  return fn.apply(thisArg, args);
 }
 
 /** `original.apply(self, args)`: what a bound emit runs inside the emitter's context. */
