@@ -135,6 +135,17 @@ describe('benchmark suite (smoke)', () => {
     for (const row of s.rows) expect(row.cpu).toBeGreaterThan(0);
   });
 
+  test('instructions: counts instructions per request under valgrind, with and without the agent', async () => {
+    await bench('instructions.js', ['--quick', '--only', 'none,otlp-mmap']);
+    const s = result('instructions');
+    expect(s.rows.map((r: { key: string }) => r.key)).toEqual(['none', 'otlp-mmap']);
+    const [none, agent] = s.rows;
+    expect(none.perRequest).toBeGreaterThan(10_000);
+    // Recording spans is real work: the agent's requests cost more instructions than bare ones.
+    expect(agent.perRequest).toBeGreaterThan(none.perRequest);
+    expect(agent.added).toBeCloseTo(agent.perRequest - none.perRequest, 3);
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');

@@ -138,6 +138,8 @@ export class ExpressTelemetry {
     if (route === undefined) return;
     const rpc = getRPCMetadata(active);
     if (rpc?.type !== RPCType.HTTP) return;
+    // Every later layer of the same route reports it again: the span has it already.
+    if (rpc.route === route) return;
     rpc.route = route;
     // Not once the server span has ended (the client went away before the route was
     // reached): an SDK span warns through diag about every change to an ended span.

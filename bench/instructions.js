@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+'use strict';
+// CPU work per request counted in instructions, which the noise of a shared machine does not
+// move: the bench 1 app and its client in one process (bench/apps/inprocess-app.js) under
+// valgrind (cachegrind, no cache simulation), with V8 single-threaded (compiler and GC on the
+// main thread, so the count does not depend on thread timing). Each variant runs twice, with a
+// short and a long measured pass after the same warm-up; the difference divided by the
+// difference in requests is the instructions per request, start-up and warm-up cancelled out.
+// Variants: no agent, otlp-mmap (a collector drains its file, outside valgrind), and the
+// OpenTelemetry auto-instrumentation exporting OTLP/HTTP protobuf to a local receiver.
+// Instructions are not time (a cache miss or a runtime IC miss costs more than an add), so this
+// complements bench 1's CPU µs rather than replacing it.
+//   node bench/instructions.js [--quick] [--requests 1000,5000] [--warmup 2000] [--only none,otlp-mmap,otel] [--baseline DIR]
+//     [--agent-env 'OTEL_NODE_ENABLED_INSTRUMENTATIONS=http OTEL_METRICS_EXPORTER=none']  (extra env for the otlp-mmap runs)
+// Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const c = require('./lib/common');
+
+function haveValgrind() {
+  return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/** Instructions of one run of the in-process app with `requests` measured requests. */
+function count(variant, requests, warmup, dir) {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null',
+      process.execPath, '--single-threaded', '--predictable-gc-schedule', ...variant.nodeArgs,
+      path.join(c.APPS, 'inprocess-app.js'), String(requests),
+    ];
+    const child = spawn('valgrind', args, {
+      cwd: c.ROOT,
+      env: { ...process.env, ...variant.env, OTLP_MMAP_DIR: dir, INPROCESS_WARMUP: String(warmup), INPROCESS_PASSES: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /I\s+refs:\s+([\d,]+)/.exec(err);
+      if (code !== 0 || !m) return reject(new Error(`${variant.name} (${requests} requests) exited ${code}:\n${err.slice(-2000)}\n${out}`));
+      resolve(Number(m[1].replace(/,/g, '')));
+    });
+  });
+}
+
+async function main(argv = process.argv.slice(2)) {
+  const a = c.args(argv);
+  const quick = a.has('--quick');
+  if (!haveValgrind()) {
+    const md = '### instructions per request\n\nvalgrind is not installed (`apt-get install valgrind`): not measured.';
+    return { md, skipped: true };
+  }
+  const [n1, n2] = a.get('--requests', quick ? '200,600' : '1000,5000').split(',').map(Number);
+  const warmup = a.num('--warmup', quick ? 500 : 2000);
+  const only = a.get('--only', 'none,otlp-mmap,otel').split(',');
+  const baseline = a.get('--baseline', '');
+  const sink = await c.startSink();
+  const dir = c.tmpDir('otlp-mmap-instructions-');
+  const collector = await c.start(process.execPath, [path.join(c.ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sink.url], { cpu: c.LOAD_CPU });
+  const agentEnv = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
+  const extraEnv = {};
+  for (const kv of a.get('--agent-env', '').split(/\s+/).filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--agent-env takes NAME=value pairs, got ${kv}`);
+    extraEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const mmapEnv = { ...agentEnv, ...extraEnv };
+  const variants = [
+    { key: 'none', name: 'no agent', nodeArgs: [], env: {} },
+    { key: 'otlp-mmap', name: 'otlp-mmap', nodeArgs: ['--import', path.join(c.ROOT, 'register.mjs')], env: mmapEnv },
+    {
+      key: 'otel',
+      name: 'OTel auto-instrumentation',
+      nodeArgs: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+      env: {
+        ...agentEnv,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      },
+    },
+  ].filter((v) => only.includes(v.key));
+  if (baseline) {
+    variants.push({ key: 'baseline', name: `otlp-mmap (${baseline})`, nodeArgs: ['--import', path.join(path.resolve(baseline), 'register.mjs')], env: mmapEnv });
+  }
+  const rows = [];
+  try {
+    for (const v of variants) {
+      // The two runs of a variant side by side (one per core); counts do not depend on timing.
+      const [i1, i2] = await Promise.all([count(v, n1, warmup, dir), count(v, n2, warmup, dir)]);
+      const perRequest = (i2 - i1) / (n2 - n1);
+      rows.push({ key: v.key, name: v.name, i1, i2, perRequest });
+      process.stderr.write(`  instructions: ${v.name}: ${Math.round(perRequest).toLocaleString('en-US')} per request\n`);
+    }
+  } finally {
+    await c.stop(collector, 'SIGTERM', 15000);
+    await c.stop(sink, 'SIGTERM', 5000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const none = rows.find((r) => r.key === 'none');
+  const otel = rows.find((r) => r.key === 'otel');
+  for (const r of rows) r.added = none ? r.perRequest - none.perRequest : null;
+  for (const r of rows) r.ofOtel = none && otel && r.key !== 'none' ? r.added / otel.added : null;
+  const table = c.table(rows, [
+    ['name', 'variant'],
+    ['perRequest', 'instructions per request', c.fmt.int],
+    ['added', 'added per request', (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`],
+    ['ofOtel', "share of OpenTelemetry's added", c.fmt.pct],
+  ]);
+  const md = [
+    '### instructions per request (express hello world, in one process, under valgrind)',
+    '',
+    `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1%.`,
+    '',
+    table,
+  ].join('\n');
+  const file = c.writeResult('instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, rows });
+  return { md, rows, file };
+}
+
+if (require.main === module) {
+  main()
+    .then((r) => console.log(`${r.md}${r.file ? `\n\n(results: ${r.file})` : ''}`))
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+}
+module.exports = { main };
