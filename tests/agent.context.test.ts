@@ -57,3 +57,58 @@ test('spans started in req/res listeners are children of the server span; remove
   }
   expect([...spans.values()].some((s) => s.name === 'removed-listener')).toBe(false);
 });
+
+describe('EMPTY_CONTEXT: the chained contexts a request starts from', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { EMPTY_CONTEXT, MAX_CHAIN } = require('../instrumentations/common/context') as typeof import('../instrumentations/common/context');
+  const a = api.createContextKey('a');
+  const b = api.createContextKey('b');
+
+  test('set, get and delete are immutable and the newest value wins', () => {
+    const c1 = EMPTY_CONTEXT.setValue(a, 1);
+    const c2 = c1.setValue(b, 2).setValue(a, 3);
+    const c3 = c2.deleteValue(a);
+    expect(EMPTY_CONTEXT.getValue(a)).toBeUndefined();
+    expect(c1.getValue(a)).toBe(1);
+    expect(c1.getValue(b)).toBeUndefined();
+    expect([c2.getValue(a), c2.getValue(b)]).toEqual([3, 2]);
+    expect([c3.getValue(a), c3.getValue(b)]).toEqual([undefined, 2]);
+    expect(c3.setValue(a, 4).getValue(a)).toBe(4);
+  });
+
+  test('a long chain is folded and keeps every value, deletion included', () => {
+    const keys = Array.from({ length: 5 * MAX_CHAIN }, (_, i) => api.createContextKey(`k${i}`));
+    let ctx = EMPTY_CONTEXT;
+    const chain = [ctx];
+    keys.forEach((k, i) => {
+      ctx = ctx.setValue(k, i);
+      if (i % 7 === 0) ctx = ctx.deleteValue(keys[Math.floor(i / 2)]!);
+      chain.push(ctx);
+    });
+    const expected = new Map<symbol, unknown>();
+    keys.forEach((k, i) => {
+      expected.set(k, i);
+      if (i % 7 === 0) expected.delete(keys[Math.floor(i / 2)]!);
+    });
+    for (const [i, k] of keys.entries()) expect(ctx.getValue(k)).toBe(expected.has(k) ? i : undefined);
+    // Earlier contexts are untouched by what was derived from them.
+    expect(chain[1]!.getValue(keys[0]!)).toBeUndefined(); // k0 was set and deleted at once (i = 0)
+    expect(chain[2]!.getValue(keys[1]!)).toBe(1);
+    expect(chain[2]!.getValue(keys[2]!)).toBeUndefined();
+  });
+
+  test('works with the API: spans, suppression and W3C extraction', () => {
+    const w3c = new (require('@opentelemetry/core').W3CTraceContextPropagator)();
+    const parent = w3c.extract(EMPTY_CONTEXT, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, api.defaultTextMapGetter);
+    const sc = api.trace.getSpanContext(parent);
+    expect(sc).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', isRemote: true });
+    const span = api.trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 });
+    const child = api.trace.setSpan(parent, span);
+    expect(api.trace.getSpan(child)).toBe(span);
+    expect(api.trace.getSpan(parent)).not.toBe(span);
+    expect(api.trace.getSpan(api.trace.deleteSpan(child))).toBeUndefined();
+    expect(require('@opentelemetry/core').isTracingSuppressed(require('@opentelemetry/core').suppressTracing(child))).toBe(true);
+  });
+});

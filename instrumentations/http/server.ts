@@ -15,6 +15,7 @@ import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/ap
 import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EMPTY_CONTEXT } from '../common/context';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
 import { HttpTelemetry } from './telemetry';
@@ -44,7 +45,7 @@ import {
 } from './semconv';
 
 // The API singletons, read once (in the agent's bundle every property read of an import is a getter call).
-const { context: contextApi, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = api;
+const { context: contextApi, propagation, trace, SpanKind, SpanStatusCode } = api;
 
 const kServerRequest = Symbol('otlp-mmap.http.serverRequest');
 /** Marks our wrappers (a registered symbol, so tests and other copies of the agent can see it). */
@@ -257,7 +258,8 @@ export class HttpServerTelemetry extends HttpTelemetry {
     if (version) metricAttributes[NETWORK_PROTOCOL_VERSION] = version;
 
     const startedAt = performance.now();
-    const parent = propagation.extract(ROOT_CONTEXT, headers);
+    // A fresh context per request (not the active one), as cheap to derive from as possible.
+    const parent = propagation.extract(EMPTY_CONTEXT, headers);
     const spanName = spanNameFor(method);
     const span = this.tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
     const rpc: RPCMetadata = { type: RPCType.HTTP, span };

@@ -1,0 +1,79 @@
+/**
+ * An empty {@link Context} whose derived contexts cost one small object per `setValue`.
+ *
+ * `@opentelemetry/api`'s contexts (`ROOT_CONTEXT` and everything derived from it) copy a `Map`
+ * on every `setValue`: a request's context is derived four or five times (its span, the RPC
+ * metadata, a span per express layer), so the copies showed in per-request profiles. A request
+ * whose context starts from {@link EMPTY_CONTEXT} instead gets contexts that are a chain of
+ * (key, value) links: `setValue` and `deleteValue` add a link, `getValue` walks back to the
+ * first link with its key (a handful of links for a request). A chain longer than
+ * {@link MAX_CHAIN} is folded into one flat link, so a context derived over and over never
+ * makes look-ups slow. Like every context, these are immutable.
+ */
+import type { Context } from '@opentelemetry/api';
+
+/** Links walked at most before a chain is folded into a flat link. */
+export const MAX_CHAIN = 16;
+
+const DELETED: unique symbol = Symbol('otlp-mmap.context.deleted');
+
+class LinkedContext implements Context {
+  constructor(
+    private readonly parent: LinkedContext | undefined,
+    private readonly key: symbol | undefined,
+    private readonly value: unknown,
+    /** Links from here to the root (a flat link counts as one). */
+    private readonly depth: number,
+    /** Every value, for a flat link (a folded chain); undefined for an ordinary link. */
+    private readonly flat: ReadonlyMap<symbol, unknown> | undefined,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    let link: LinkedContext | undefined = this;
+    while (link !== undefined) {
+      if (link.flat !== undefined) return link.flat.get(key);
+      if (link.key === key) return link.value === DELETED ? undefined : link.value;
+      link = link.parent;
+    }
+    return undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.link(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.link(key, DELETED);
+  }
+
+  private link(key: symbol, value: unknown): LinkedContext {
+    if (this.depth < MAX_CHAIN) return new LinkedContext(this, key, value, this.depth + 1, undefined);
+    const all = new Map<symbol, unknown>();
+    this.collect(all);
+    if (value === DELETED) all.delete(key);
+    else all.set(key, value);
+    return new LinkedContext(undefined, undefined, undefined, 1, all);
+  }
+
+  /** Every live (key, value) of this chain into `into`, the newest value of each key winning. */
+  private collect(into: Map<symbol, unknown>): void {
+    const seen = new Set<symbol>();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    let link: LinkedContext | undefined = this;
+    while (link !== undefined) {
+      if (link.flat !== undefined) {
+        for (const [k, v] of link.flat) if (!seen.has(k)) into.set(k, v);
+        return;
+      }
+      if (link.key !== undefined && !seen.has(link.key)) {
+        seen.add(link.key);
+        if (link.value !== DELETED) into.set(link.key, link.value);
+      }
+      link = link.parent;
+    }
+  }
+}
+
+/** A context with no values, the start of a request's chain of contexts. */
+export const EMPTY_CONTEXT: Context = new LinkedContext(undefined, undefined, undefined, 0, undefined);
