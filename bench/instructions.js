@@ -12,11 +12,18 @@
 // complements bench 1's CPU µs rather than replacing it.
 //   node bench/instructions.js [--quick] [--requests 1000,5000] [--warmup 2000] [--only none,otlp-mmap,otel] [--baseline DIR]
 //     [--agent-env 'OTEL_NODE_ENABLED_INSTRUMENTATIONS=http OTEL_METRICS_EXPORTER=none']  (extra env for the otlp-mmap runs)
+//     [--node-variants 'empty import=--import bench/apps/empty.mjs;api loaded=--require bench/apps/api-only.cjs']
+//       (more variants without the agent: a name, '=', node arguments; paths relative to the package)
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const c = require('./lib/common');
+
+/** A node argument naming a file of the package (`bench/apps/empty.mjs`) as an absolute path. */
+function packagePath(arg) {
+  return !arg.startsWith('-') && fs.existsSync(path.join(c.ROOT, arg)) ? path.join(c.ROOT, arg) : arg;
+}
 
 function haveValgrind() {
   return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -87,6 +94,12 @@ async function main(argv = process.argv.slice(2)) {
       },
     },
   ].filter((v) => only.includes(v.key));
+  for (const spec of a.get('--node-variants', '').split(';').map((x) => x.trim()).filter(Boolean)) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new Error(`--node-variants takes name=node arguments, separated by ';', got ${spec}`);
+    const name = spec.slice(0, eq).trim();
+    variants.push({ key: `node:${name}`, name: `no agent, ${name}`, nodeArgs: spec.slice(eq + 1).trim().split(/\s+/).map(packagePath), env: {} });
+  }
   if (baseline) {
     variants.push({ key: 'baseline', name: `otlp-mmap (${baseline})`, nodeArgs: ['--import', path.join(path.resolve(baseline), 'register.mjs')], env: mmapEnv });
   }

@@ -5,6 +5,8 @@
 //   node [--import otlp-mmap/register] bench/apps/inprocess-app.js [N]
 // INPROCESS_WARMUP (default 3000 requests) and INPROCESS_PASSES (default 3) change the warm-up
 // and the number of measured passes (bench/instructions.js runs one pass under valgrind).
+// INPROCESS_SMAPS=1 also prints, to stderr, the resident memory of each mapping at the end
+// (/proc/self/smaps): the V8 heap is "[anon]", the otlp-mmap file is its own line.
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
@@ -49,6 +51,18 @@ const server = app.listen(0, '127.0.0.1', async () => {
   best.sort((a, b) => a - b);
   const st = require("fs").readFileSync("/proc/self/status", "utf8"); const rss = +st.match(/VmRSS:\s+(\d+)/)[1] / 1024;
   const mu = process.memoryUsage();
+  if (process.env.INPROCESS_SMAPS) {
+    const byMapping = new Map();
+    let mapping = '';
+    for (const line of require('fs').readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) mapping = head[1] || '[anon]';
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) byMapping.set(mapping, (byMapping.get(mapping) || 0) + Number(rss[1]));
+    }
+    const top = [...byMapping].sort((x, y) => y[1] - x[1]).slice(0, 8);
+    for (const [name, kb] of top) process.stderr.write(`${(kb / 1024).toFixed(1)} MB ${name}\n`);
+  }
   console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1) }));
   process.exit(0);
 });
