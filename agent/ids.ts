@@ -19,13 +19,6 @@ for (let i = 0; i < 256; i++) {
 }
 const fromCharCode = String.fromCharCode;
 
-/** The byte value of every pair of hex characters (case-insensitive), -1 for non-hex. */
-const HEX_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) {
-  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
-  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i;
-}
-
 /** 16 hex characters of two words, one flat string. */
 function hex16(a: number, b: number): string {
   const c = HEX_CODES;
@@ -49,24 +42,6 @@ function putWord(out: Uint8Array, at: number, w: number): void {
   out[at + 1] = w >>> 16;
   out[at + 2] = w >>> 8;
   out[at + 3] = w;
-}
-
-/**
- * The bytes of a hex id of `bytes` bytes (a trace id is 16, a span id 8), or undefined when
- * `hex` is not exactly that many bytes of hex.
- */
-export function idBytes(hex: string, bytes: number): Uint8Array | undefined {
-  if (typeof hex !== 'string' || hex.length !== 2 * bytes) return undefined;
-  const out = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i++) {
-    const hi = hex.charCodeAt(2 * i);
-    const lo = hex.charCodeAt(2 * i + 1);
-    const h = hi < 128 ? HEX_VALUE[hi] : -1;
-    const l = lo < 128 ? HEX_VALUE[lo] : -1;
-    if ((h | l) < 0) return undefined;
-    out[i] = (h << 4) | l;
-  }
-  return out;
 }
 
 /** A seeded xoshiro128** generator producing 32-bit words. */

@@ -27,10 +27,10 @@ import {
   type TracerOptions,
   type TracerProvider as ApiTracerProvider,
 } from '@opentelemetry/api';
-import type { Attributes, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
+import type { Attributes, Id, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
 import { applyLimits, isValidAttributeValue, truncateValue } from './attributes';
 import type { SpanLimits } from './config';
-import { IdGenerator, idBytes } from './ids';
+import { IdGenerator } from './ids';
 import { reportOnce } from './log';
 import type { Sampler } from './sampler';
 import { toNanos } from './time';
@@ -91,10 +91,13 @@ export class RecordingSpan implements ApiSpan {
   constructor(
     private readonly tracer: Tracer,
     private readonly context: SpanContext,
-    /** @internal The trace id's 16 bytes (shared by the spans of one trace in this process). */
-    readonly traceBytes: Uint8Array,
+    /**
+     * @internal The trace id for the recorder: its 16 bytes when this process started the trace
+     * (shared by the trace's spans here), else the remote parent's hex (the recorder decodes it).
+     */
+    readonly recTraceId: Id,
     /** @internal The span id's 8 bytes. */
-    readonly spanBytes: Uint8Array,
+    readonly recSpanId: Uint8Array,
     name: string,
     private readonly startAttributes: Attributes | undefined,
     attributeCount: number,
@@ -203,8 +206,8 @@ export class RecordingSpan implements ApiSpan {
     const shared = this.tracer.shared;
     const rec = shared.recorder;
     const scope = this.tracer.scopeRef;
-    const traceId = this.traceBytes;
-    const spanId = this.spanBytes;
+    const traceId = this.recTraceId;
+    const spanId = this.recSpanId;
     if (this.pendingLinks !== undefined) {
       try {
         rec.recordSpanLinks(scope, traceId, spanId, this.pendingLinks);
@@ -261,7 +264,8 @@ export class Tracer implements ApiTracer {
     let parent: SpanContext | undefined;
     try {
       const opts = options ?? {};
-      // Our own parent span hands over its id bytes; a remote or foreign parent's hex is decoded.
+      // Our own parent span hands over its id bytes; a remote or foreign parent's hex goes to the
+      // recorder as it is.
       let parentSpan: RecordingSpan | undefined;
       if (!opts.root) {
         const span = traceApi.getSpan(ctx ?? contextApi.active());
@@ -273,26 +277,24 @@ export class Tracer implements ApiTracer {
           if (isSpanContextValid(sc)) parent = sc;
         }
       }
-      let traceBytes: Uint8Array | undefined;
+      let recTraceId: Id;
       if (parent === undefined) {
-        traceBytes = new Uint8Array(16);
-        traceId = shared.ids.traceIdInto(traceBytes);
+        const bytes = new Uint8Array(16);
+        traceId = shared.ids.traceIdInto(bytes);
+        recTraceId = bytes;
       } else {
         traceId = parent.traceId;
-        traceBytes = parentSpan?.traceBytes;
+        recTraceId = parentSpan !== undefined ? parentSpan.recTraceId : traceId;
       }
-      const spanBytes = new Uint8Array(8);
-      spanId = shared.ids.spanIdInto(spanBytes);
+      const recSpanId = new Uint8Array(8);
+      spanId = shared.ids.spanIdInto(recSpanId);
       if (!shared.sampler.shouldSample(traceId, parent)) {
         return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
       }
       if (shared.record === false) {
         return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: SAMPLED, traceState: parent?.traceState });
       }
-      // A valid span context's ids are hex of the right length (isSpanContextValid checked them).
-      traceBytes ??= idBytes(traceId, 16) as Uint8Array;
-      const parentId: Uint8Array | null =
-        parent === undefined ? null : (parentSpan?.spanBytes ?? (idBytes(parent.spanId, 8) as Uint8Array));
+      const parentId: Id | null = parent === undefined ? null : (parentSpan?.recSpanId ?? parent.spanId);
       const limits = shared.limits;
       const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);
       const spanName = typeof name === 'string' ? name : String(name);
@@ -300,8 +302,8 @@ export class Tracer implements ApiTracer {
       const kind = (typeof opts.kind === 'number' && opts.kind >= 0 && opts.kind <= 4 ? opts.kind + 1 : 1) as SpanKindNumber;
       shared.recorder.recordSpanStart(
         this.scopeRef,
-        traceBytes,
-        spanBytes,
+        recTraceId,
+        recSpanId,
         parentId,
         flags,
         spanName,
@@ -315,7 +317,7 @@ export class Tracer implements ApiTracer {
         linkCount = links.length;
         if (linkCount > 0) {
           try {
-            shared.recorder.recordSpanLinks(this.scopeRef, traceBytes, spanBytes, links);
+            shared.recorder.recordSpanLinks(this.scopeRef, recTraceId, recSpanId, links);
           } catch (e) {
             reportOnce('span links', e);
           }
@@ -323,7 +325,7 @@ export class Tracer implements ApiTracer {
       }
       const spanContext: SpanContext = { traceId, spanId, traceFlags: SAMPLED, isRemote: false };
       if (parent !== undefined && parent.traceState !== undefined) spanContext.traceState = parent.traceState;
-      return new RecordingSpan(this, spanContext, traceBytes, spanBytes, spanName, limited.attributes, limited.count, linkCount);
+      return new RecordingSpan(this, spanContext, recTraceId, recSpanId, spanName, limited.attributes, limited.count, linkCount);
     } catch (e) {
       reportOnce('startSpan', e);
       if (traceId !== '' && spanId !== '') {
