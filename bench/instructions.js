@@ -66,9 +66,14 @@ async function main(argv = process.argv.slice(2)) {
   const warmup = a.num('--warmup', quick ? 500 : 2000);
   const only = a.get('--only', 'none,otlp-mmap,otel').split(',');
   const baseline = a.get('--baseline', '');
-  const sink = await c.startSink();
+  // The receiver and the collector run only when a measured variant exports (nothing else
+  // may share the load core with them, and a run of the bare app needs neither).
+  const needsCollector = only.includes('otlp-mmap') || baseline !== '';
+  const sink = needsCollector || only.includes('otel') ? await c.startSink() : null;
   const dir = c.tmpDir('otlp-mmap-instructions-');
-  const collector = await c.start(process.execPath, [path.join(c.ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sink.url], { cpu: c.LOAD_CPU });
+  const collector = needsCollector
+    ? await c.start(process.execPath, [path.join(c.ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sink.url], { cpu: c.LOAD_CPU })
+    : null;
   const agentEnv = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
   const extraEnv = {};
   for (const kv of a.get('--agent-env', '').split(/\s+/).filter(Boolean)) {
@@ -90,7 +95,7 @@ async function main(argv = process.argv.slice(2)) {
         OTEL_METRICS_EXPORTER: 'otlp',
         OTEL_LOGS_EXPORTER: 'none',
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink ? sink.url : '',
       },
     },
   ].filter((v) => only.includes(v.key));

@@ -11,13 +11,10 @@
  * which turns the official tree into the one we must produce; each is also asserted
  * on its own below, so this file documents them.
  */
-import { sharedPostgres, stopSharedPostgres, type PostgresServer } from './support/postgres';
+import { useAppsWithPostgres } from './fixtures/instr/agent';
 import {
-  buildInstrumentations,
-  installExpress4,
   pgEnv,
   runUnderHarness,
-  seedUsers,
   SpanTree,
   type RecordedSpan,
   type Recording,
@@ -123,18 +120,7 @@ function officialWithDifferences(recording: Recording, path: string): RecordedSp
   return edited;
 }
 
-let server: PostgresServer;
-
-beforeAll(async () => {
-  buildInstrumentations();
-  installExpress4();
-  server = await sharedPostgres();
-  await seedUsers(server);
-});
-
-afterAll(async () => {
-  await stopSharedPostgres();
-});
+const pgServer = useAppsWithPostgres();
 
 describe.each([
   { entry: 'express4/app.cjs', major: 4 },
@@ -144,7 +130,7 @@ describe.each([
   let official: Recording;
 
   beforeAll(() => {
-    const env = { ...pgEnv(server), APP_PATHS: PATHS.join(',') };
+    const env = { ...pgEnv(pgServer()), APP_PATHS: PATHS.join(',') };
     ours = runUnderHarness({ entry, impl: 'ours', env });
     official = runUnderHarness({ entry, impl: 'official', env });
   });
@@ -171,7 +157,7 @@ describe.each([
       traceSpans(recording, path).find((s) => PG_SCOPES.has(s.scope) && !s.name.includes('connect'))!;
 
     it('pg span names', () => {
-      expect(pgSpan(official, '/users/1').name).toBe(`pg.query:SELECT ${server.database}`);
+      expect(pgSpan(official, '/users/1').name).toBe(`pg.query:SELECT ${pgServer().database}`);
       expect(pgSpan(ours, '/users/1').name).toBe('SELECT users');
     });
 

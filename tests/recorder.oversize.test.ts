@@ -80,6 +80,21 @@ describe('messages too large for a slot', () => {
     expect(st.truncated).toBe(0);
   });
 
+  test('with the default options, a 1 KiB value under a 128-character key arrives whole (README "Options and defaults")', () => {
+    const p = tmp.file('long-key-default.mmap');
+    const rec = openRecorder(p);
+    const scope = rec.createInstrumentationScope(rec.createResource({}), 'long key');
+    const key = `app.${'k'.repeat(124)}`;
+    const attrs = { [key]: 'v'.repeat(1024), 'http.route': '/users/:id' };
+    rec.recordSpanStart(scope, TRACE, SPAN, null, 1, 'long key span', 1, T, attrs);
+    const st = rec.stats();
+    rec.close();
+    const { attrs: got } = collectSpanAttributes(readMmapFile(p));
+    expect(key).toHaveLength(128);
+    expect(got).toEqual(attrs);
+    expect(st.truncated).toBe(0);
+  });
+
   test.each([
     ['3-byte', '€'],
     ['4-byte (a surrogate pair in JS)', '😀'],
