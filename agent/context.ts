@@ -10,11 +10,16 @@
  * `emit` is wrapped once instead: every listener runs in the bound context, listeners stay the
  * functions the app added (so `removeListener` and `listeners()` behave as without the agent), and
  * nothing is allocated per listener. As with the stock manager, the first binding of an emitter wins.
+ *
+ * The manager is also the instrumentations' {@link FastContext} while it is the global one: `apply`
+ * (a `with` taking the arguments as they are) and `bindObserved` (a binding that also tells the
+ * http server instrumentation of the response's events, so it adds no listeners of its own).
  */
 import type { Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
+import { fastContext, setFastContext, type EmitObserver, type FastContext } from '../instrumentations/common/context';
 
 const kBound = Symbol('otlp-mmap.contextBoundEmit');
 
@@ -26,7 +31,7 @@ type Emit = (this: EventEmitter, event: string | symbol, ...args: unknown[]) => 
  * nor switches contexts when `context` is already the active one (a layer calling the next
  * one, say): `AsyncLocalStorage#run` with the store it already has would change nothing.
  */
-export class ContextManager extends AsyncLocalStorageContextManager {
+export class ContextManager extends AsyncLocalStorageContextManager implements FastContext {
   override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
     context: Context,
     fn: F,
@@ -39,12 +44,31 @@ export class ContextManager extends AsyncLocalStorageContextManager {
     return storage.run(context, applyWith, fn as unknown as (...a: unknown[]) => unknown, thisArg, args) as ReturnType<F>;
   }
 
+  /** `with` for instrumentations holding the arguments already (no rest array, no spread). */
+  apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    const storage = (this as unknown as Partial<StorageOwner>)._asyncLocalStorage;
+    if (storage === undefined || typeof storage.run !== 'function') {
+      return super.with(context, fn as (...a: unknown[]) => unknown, thisArg, ...Array.from(args));
+    }
+    if (storage.getStore() === context) return fn.apply(thisArg, args as never[]);
+    return storage.run(context, applyWith, fn as (...a: unknown[]) => unknown, thisArg, args);
+  }
+
   override bind<T>(context: Context, target: T): T {
     if (target instanceof EventEmitter) {
-      bindEmitter(this, context, target);
+      bindEmitter(this, context, target, undefined);
       return target;
     }
     return super.bind(context, target);
+  }
+
+  bindObserved(context: Context, emitter: EventEmitter, observer: EmitObserver): boolean {
+    return bindEmitter(this, context, emitter, observer);
+  }
+
+  override disable(): this {
+    if (fastContext() === this) setFastContext(undefined);
+    return super.disable();
   }
 }
 
@@ -53,8 +77,8 @@ interface StorageOwner {
 }
 
 /** `fn.apply(thisArg, args)`: what `with` runs inside the context. */
-function applyWith(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
-  return fn.apply(thisArg, args);
+function applyWith(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  return fn.apply(thisArg, args as unknown[]);
 }
 
 /** `original.apply(self, args)`: what a bound emit runs inside the emitter's context. */
@@ -62,25 +86,40 @@ function applyEmit(original: Emit, self: EventEmitter, args: IArguments): boolea
   return original.apply(self, args as unknown as [string | symbol, ...unknown[]]);
 }
 
-function bindEmitter(manager: ContextManager, context: Context, ee: EventEmitter): void {
-  const holder = ee as unknown as Record<symbol, unknown>;
-  if (holder[kBound] !== undefined) return;
-  // A plain symbol-keyed property (never listed by Object.keys, for-in or JSON): defineProperty
-  // would turn every request/response object into a slow dictionary-mode object.
-  holder[kBound] = true;
+/** True when `ee`'s `emit` is one of our bound emits (the emitter is bound already). */
+function isBound(ee: EventEmitter): boolean {
+  const emit = ee.emit as unknown;
+  return typeof emit === 'function' && (emit as unknown as Record<symbol, unknown>)[kBound] === true;
+}
+
+function bindEmitter(manager: ContextManager, context: Context, ee: EventEmitter, observer: EmitObserver | undefined): boolean {
+  if (isBound(ee)) return false;
   const original = ee.emit as Emit;
   const storage = (manager as unknown as Partial<StorageOwner>)._asyncLocalStorage;
+  let bound: Emit;
   if (storage === undefined || typeof storage.run !== 'function') {
     // Not the manager this was written against: the public (slower) way.
-    ee.emit = function boundEmit(this: EventEmitter, ...args: [string | symbol, ...unknown[]]): boolean {
+    bound = function boundEmit(this: EventEmitter, ...args: [string | symbol, ...unknown[]]): boolean {
+      if (observer !== undefined) observer.emitted(args[0], args[1]);
       return manager.with(context, original, this, ...args);
-    } as EventEmitter['emit'];
-    return;
+    };
+  } else if (observer === undefined) {
+    bound = function boundEmit(this: EventEmitter): boolean {
+      // Most events of a request (its response's 'finish', say) are emitted from code that already
+      // runs in the request's context: no context switch is needed for those.
+      if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+      return storage.run(context, applyEmit, original, this, arguments);
+    };
+  } else {
+    bound = function observedEmit(this: EventEmitter, event: string | symbol, arg: unknown): boolean {
+      observer.emitted(event, arg);
+      if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
+      return storage.run(context, applyEmit, original, this, arguments);
+    };
   }
-  ee.emit = function boundEmit(this: EventEmitter): boolean {
-    // Most events of a request (its response's 'finish', say) are emitted from code that already
-    // runs in the request's context: no context switch is needed for those.
-    if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
-    return storage.run(context, applyEmit, original, this, arguments);
-  } as EventEmitter['emit'];
+  // The mark is on the function, not the emitter: a property added to a request or response
+  // gives it another hidden class, which express's own property accesses then pay for.
+  (bound as unknown as Record<symbol, unknown>)[kBound] = true;
+  ee.emit = bound as EventEmitter['emit'];
+  return true;
 }

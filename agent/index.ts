@@ -33,6 +33,7 @@ import { MeterProvider } from './metrics';
 import { detectResource, serviceNameOf } from './resource';
 import { createSampler } from './sampler';
 import { eventNameInterner, TracerProvider } from './trace';
+import { setFastContext } from '../instrumentations/common/context';
 
 export { loadConfig, defaultDirectory, fileNameFor, FILE_EXTENSION } from './config';
 export type { AgentConfig } from './config';
@@ -234,13 +235,16 @@ function startWith(config: AgentConfig, options: StartOptions): Agent {
     const propagator = createPropagator(config);
     const { ContextManager } = require('./context') as typeof import('./context');
 
+    const contextManager = new ContextManager().enable();
     const registered = [
-      contextApi.setGlobalContextManager(new ContextManager().enable()),
+      contextApi.setGlobalContextManager(contextManager),
       propagationApi.setGlobalPropagator(propagator),
       traceApi.setGlobalTracerProvider(tracerProvider),
       metricsApi.setGlobalMeterProvider(meterProvider),
     ];
     logsApi.setGlobalLoggerProvider(loggerProvider);
+    // The instrumentations' fast paths, only while our manager is the one the API uses.
+    if (registered[0]) setFastContext(contextManager);
     if (registered.includes(false)) {
       warnStartup('another OpenTelemetry SDK registered global providers first; some telemetry goes there instead of the mmap file');
     }

@@ -112,3 +112,97 @@ describe('EMPTY_CONTEXT: the chained contexts a request starts from', () => {
     expect(require('@opentelemetry/core').isTracingSuppressed(require('@opentelemetry/core').suppressTracing(child))).toBe(true);
   });
 });
+
+describe("the agent's context manager as the instrumentations' FastContext", () => {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const { EventEmitter } = require('node:events') as typeof import('node:events');
+  const { ContextManager } = require('../agent/context') as typeof import('../agent/context');
+  const common = require('../instrumentations/common/context') as typeof import('../instrumentations/common/context');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const key = api.createContextKey('request');
+  let manager: InstanceType<typeof ContextManager>;
+
+  beforeEach(() => {
+    manager = new ContextManager().enable();
+  });
+  afterEach(() => {
+    manager.disable();
+    common.setFastContext(undefined);
+  });
+
+  test('bindObserved: the observer hears each event before the listeners, which run in the bound context', () => {
+    const ctx = api.ROOT_CONTEXT.setValue(key, 'req-1');
+    const ee = new EventEmitter();
+    const heard: string[] = [];
+    ee.on('close', () => heard.push(`listener in ${String(manager.active().getValue(key))}`));
+    expect(
+      manager.bindObserved(ctx, ee, { emitted: (event, arg) => heard.push(`observer ${String(event)} ${String(arg)} in ${String(manager.active().getValue(key))}`) }),
+    ).toBe(true);
+    ee.emit('close', 7);
+    ee.emit('finish');
+    // Events nobody listens to are observed too, and emit still reports whether there were listeners.
+    expect(ee.emit('close')).toBe(true);
+    expect(heard).toEqual([
+      'observer close 7 in undefined',
+      'listener in req-1',
+      'observer finish undefined in undefined',
+      'observer close undefined in undefined',
+      'listener in req-1',
+    ]);
+    // Nothing is added to the emitter but its emit; listeners() is what the app added.
+    expect(Object.getOwnPropertySymbols(ee).map(String).filter((s) => s.includes('otlp-mmap'))).toEqual([]);
+    expect(ee.listeners('close')).toHaveLength(1);
+  });
+
+  test('the first binding wins, observed or not', () => {
+    const first = api.ROOT_CONTEXT.setValue(key, 'first');
+    const second = api.ROOT_CONTEXT.setValue(key, 'second');
+    const seen: unknown[] = [];
+    const observed = new EventEmitter();
+    expect(manager.bindObserved(first, observed, { emitted: () => seen.push('observed') })).toBe(true);
+    manager.bind(second, observed);
+    expect(manager.bindObserved(second, observed, { emitted: () => seen.push('second observer') })).toBe(false);
+    observed.on('x', () => seen.push(manager.active().getValue(key)));
+    observed.emit('x');
+
+    const plain = new EventEmitter();
+    manager.bind(first, plain);
+    expect(manager.bindObserved(second, plain, { emitted: () => seen.push('late observer') })).toBe(false);
+    plain.on('x', () => seen.push(manager.active().getValue(key)));
+    plain.emit('x');
+    expect(seen).toEqual(['observed', 'first', 'first']);
+  });
+
+  test('apply runs fn with the context active, this and the arguments as given', () => {
+    const ctx = api.ROOT_CONTEXT.setValue(key, 'applied');
+    const self = { name: 'self' };
+    const result = manager.apply(
+      ctx,
+      function (this: { name: string }, ...args: never[]) {
+        return [this.name, manager.active().getValue(key), ...args];
+      },
+      self,
+      [1, 2] as unknown as ArrayLike<unknown>,
+    );
+    expect(result).toEqual(['self', 'applied', 1, 2]);
+    expect(manager.active().getValue(key)).toBeUndefined();
+  });
+
+  test('applyInContext goes through the fast path only while one is set, and disable() clears it', () => {
+    api.context.setGlobalContextManager(manager);
+    try {
+      const ctx = api.ROOT_CONTEXT.setValue(key, 'either way');
+      const fn = (a: unknown): unknown => [api.context.active().getValue(key), a];
+      expect(common.applyInContext(ctx, fn as never, undefined, ['public'])).toEqual(['either way', 'public']);
+      const spy = jest.spyOn(manager, 'apply');
+      common.setFastContext(manager);
+      expect(common.applyInContext(ctx, fn as never, undefined, ['fast'])).toEqual(['either way', 'fast']);
+      expect(spy).toHaveBeenCalledTimes(1);
+      manager.disable();
+      expect(common.fastContext()).toBeUndefined();
+    } finally {
+      api.context.disable();
+    }
+  });
+});

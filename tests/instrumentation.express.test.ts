@@ -29,19 +29,25 @@ afterAll(async () => {
   await stopSharedPostgres();
 });
 
+// Each app under the stock context manager (the instrumentations' public-API paths: route state
+// in a WeakMap, listeners on the response) and under the agent's (the fast paths: route state and
+// layer ends kept with the http server's request, nothing added to the response).
 const shapes = [
-  { entry: 'express4/app.cjs', major: 4 },
-  { entry: 'express4/app.mjs', major: 4 },
-  { entry: 'express5/app.cjs', major: 5 },
-  { entry: 'express5/app.mjs', major: 5 },
+  { entry: 'express4/app.cjs', major: 4, context: 'stock' },
+  { entry: 'express4/app.mjs', major: 4, context: 'stock' },
+  { entry: 'express5/app.cjs', major: 5, context: 'stock' },
+  { entry: 'express5/app.mjs', major: 5, context: 'stock' },
+  { entry: 'express4/app.cjs', major: 4, context: 'agent' },
+  { entry: 'express5/app.cjs', major: 5, context: 'agent' },
+  { entry: 'express5/app.mjs', major: 5, context: 'agent' },
 ] as const;
 
-describe.each(shapes)('$entry', ({ entry, major }) => {
+describe.each(shapes)('$entry, $context context manager', ({ entry, major, context }) => {
   let recording: Recording;
   let tree: SpanTree;
 
   beforeAll(() => {
-    recording = runUnderHarness({ entry, impl: 'ours', env: pgEnv(server) });
+    recording = runUnderHarness({ entry, impl: 'ours', env: pgEnv(server), context });
     tree = new SpanTree(recording.spans);
   });
 
@@ -59,6 +65,21 @@ describe.each(shapes)('$entry', ({ entry, major }) => {
     });
     expect(recording.facts.edgeStatuses).toEqual({ '/next-route/3': 200, '/nested/v1/things/4': 200, '/ctx/seen': 200 });
     expect(recording.diag.filter(([level]) => level !== 'info')).toEqual([]);
+  });
+
+  it(context === 'agent'
+    ? 'adds no listener and no property to the response or request: the http server state ends the spans'
+    : 'ends the spans from listeners on the response (the public-API path)', () => {
+    const footprint = recording.facts.footprint as { responseCloseListeners: number; responseErrorMonitors: number; symbols: string[] };
+    if (context === 'agent') {
+      expect(footprint).toEqual({ responseCloseListeners: 0, responseErrorMonitors: 0, symbols: [] });
+    } else {
+      // The http server's 'close' and errorMonitor listeners; the handler's own span ends with
+      // the response through a listener added after this handler returns.
+      expect(footprint.responseCloseListeners).toBe(1);
+      expect(footprint.responseErrorMonitors).toBe(1);
+      expect(footprint.symbols).toEqual(['Symbol(otlp-mmap.http.serverRequest)']);
+    }
   });
 
   it('renames the server span after the route and sets http.route', () => {

@@ -10,7 +10,8 @@
  * {@link MAX_CHAIN} is folded into one flat link, so a context derived over and over never
  * makes look-ups slow. Like every context, these are immutable.
  */
-import type { Context } from '@opentelemetry/api';
+import { context as contextApi, type Context } from '@opentelemetry/api';
+import type { EventEmitter } from 'node:events';
 
 /** Links walked at most before a chain is folded into a flat link. */
 export const MAX_CHAIN = 16;
@@ -77,3 +78,45 @@ class LinkedContext implements Context {
 
 /** A context with no values, the start of a request's chain of contexts. */
 export const EMPTY_CONTEXT: Context = new LinkedContext(undefined, undefined, undefined, 0, undefined);
+
+/**
+ * Told, before an emitter's listeners run, of each event that emitter emits (see
+ * {@link FastContext.bindObserved}). Must not throw.
+ */
+export interface EmitObserver {
+  emitted(event: string | symbol, arg: unknown): void;
+}
+
+/**
+ * What the agent's own context manager offers the instrumentations beyond the
+ * `@opentelemetry/api` calls, to keep per-request work small. It is set only while that
+ * manager is the global one; otherwise the instrumentations use the public API.
+ */
+export interface FastContext {
+  /** `fn.apply(thisArg, args)` with `context` active: `context.with` without copying `args` twice. */
+  apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /**
+   * `context.bind(context, emitter)`, and `observer` is told of every event `emitter` emits,
+   * before its listeners run (in place of listeners of our own on the emitter). Returns false,
+   * and does nothing, when the emitter is bound already (the first binding wins).
+   */
+  bindObserved(context: Context, emitter: EventEmitter, observer: EmitObserver): boolean;
+}
+
+let fast: FastContext | undefined;
+
+/** Sets (or, with `undefined`, clears) the agent's {@link FastContext}. */
+export function setFastContext(value: FastContext | undefined): void {
+  fast = value;
+}
+
+/** The agent's {@link FastContext} while its context manager is the global one. */
+export function fastContext(): FastContext | undefined {
+  return fast;
+}
+
+/** `fn.apply(thisArg, args)` with `context` active, through the fast path when there is one. */
+export function applyInContext(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  if (fast !== undefined) return fast.apply(context, fn, thisArg, args);
+  return contextApi.with(context, fn as (...a: unknown[]) => unknown, thisArg, ...Array.from(args));
+}

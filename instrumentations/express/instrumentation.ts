@@ -8,6 +8,7 @@
  * files that ES modules import, and import-in-the-middle when its loader hook is installed).
  */
 import * as api from '@opentelemetry/api';
+import * as core from '@opentelemetry/core';
 import type { Context } from '@opentelemetry/api';
 import {
   InstrumentationBase,
@@ -15,16 +16,19 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
+import { applyInContext } from '../common/context';
 import { moduleObject } from '../common/exports';
+import { serverRequestInfo } from '../common/request';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
-import { layerPathOf, requestRouteOf, type RequestRoute, type RouteNode } from './routePath';
+import { layerPathOf, RequestRoute, requestRouteOf, type RouteNode } from './routePath';
 import { describeLayer, ExpressTelemetry, type LayerDescription, type LayerShape, type LayerSpan } from './telemetry';
 
 // Read once, not at each use: in the agent's bundle every access to an imported name
 // goes through re-export getters, which showed in per-request profiles.
 const { context, diag } = api;
+const { getRPCMetadata } = core;
 
 /** The express versions instrumented. */
 export const EXPRESS_VERSIONS = new VersionRange('>=4.0.0 <6.0.0');
@@ -177,11 +181,26 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
       // An untraced request (no active span) is left alone, route bookkeeping included.
       const parentContext = telemetry.tracedContext();
       if (parentContext === undefined) return original.apply(this, args);
+      const res = args[1] as ClosableResponse | undefined;
+      const rpc = getRPCMetadata(parentContext);
+      // The http server instrumentation's record of this request, when this layer is writing the
+      // response that server is serving (nearly always): the route state and the spans to end
+      // with the response live there, and nothing is read from or added to `req`/`res`.
+      const info = serverRequestInfo(rpc);
+      const serving = info !== undefined && info.response === res ? info : undefined;
       let span: LayerSpan | undefined;
       // The request's route state, when this layer's path was stored in it (to take out on `next`).
       let stored: RequestRoute | undefined;
       try {
-        const requestRoute = requestRouteOf(req);
+        let requestRoute: RequestRoute;
+        if (serving === undefined) {
+          requestRoute = requestRouteOf(req);
+        } else if (serving.frameworkState instanceof RequestRoute) {
+          requestRoute = serving.frameworkState;
+        } else {
+          requestRoute = new RequestRoute();
+          serving.frameworkState = requestRoute;
+        }
         let chain: RouteNode;
         if (layerPath === undefined) {
           chain = requestRoute.current();
@@ -189,8 +208,8 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
           chain = requestRoute.enter(layerPath);
           stored = requestRoute;
         }
-        const httpRoute = chain.matchedRoute(req.originalUrl);
-        telemetry.routeMatched(parentContext, req.method, httpRoute);
+        const httpRoute = chain.matchedRoute(requestRoute, req);
+        telemetry.routeMatched(rpc, req, httpRoute);
         if (chain !== describedChain || description === undefined) {
           description = describeLayer(layer, chain.route, layerPath);
           describedChain = chain;
@@ -201,7 +220,6 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
       }
       if (span === undefined) return original.apply(this, args);
       const layerSpan = span;
-      const res = args[1] as ClosableResponse | undefined;
       let onClose: (() => void) | undefined;
 
       let nextIndex = -1;
@@ -230,12 +248,12 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
             diag.debug('otlp-mmap: express span not ended', err);
           }
           if (nextContext === undefined || nextContext === active) return next.apply(this, nextArgs);
-          return context.with(nextContext, next, this, ...nextArgs);
+          return applyInContext(nextContext, next, this, nextArgs);
         };
       }
 
       try {
-        const result = context.with(layerSpan.context, original, this, ...args);
+        const result = applyInContext(layerSpan.context, original, this, args);
         // Express 5 turns a rejected promise into next(err) with its own `next`; see it here.
         // (Express 4 ignores promises, and so do we: a handler would change unhandled-rejection behaviour.)
         if (handlesPromises && isThenable(result)) {
@@ -253,7 +271,9 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
         // when the response has closed already: the client went away before this layer ran).
         if (!layerSpan.ended && res !== null && typeof res === 'object') {
           try {
-            if (res.closed === true) {
+            if (serving !== undefined) {
+              serving.endWithResponse(layerSpan);
+            } else if (res.closed === true) {
               layerSpan.end();
             } else if (typeof res.on === 'function') {
               onClose = layerSpan.endListener();

@@ -80,16 +80,16 @@ export class RouteNode {
    * The route to report as `http.route`, or `undefined` when the request matched none
    * (only catch-all middleware ran, or the paths do not fit the URL).
    */
-  matchedRoute(originalUrl: string | undefined): string | undefined {
+  matchedRoute(request: RequestRoute, req: { originalUrl?: string }): string | undefined {
     switch (this.match) {
       case 'none':
         return undefined;
       case 'root-only':
-        return originalUrl === '/' ? '/' : undefined;
+        return request.originalUrl(req) === '/' ? '/' : undefined;
       case 'always':
         return this.reported;
       case 'prefix':
-        return (originalUrl ?? '').startsWith(this.reported) ? this.reported : undefined;
+        return (request.originalUrl(req) ?? '').startsWith(this.reported) ? this.reported : undefined;
     }
   }
 }
@@ -97,6 +97,16 @@ export class RouteNode {
 /** The layers with a mount path that a request is inside of. */
 export class RequestRoute {
   private readonly nodes: RouteNode[] = [];
+  private url: string | undefined = undefined;
+
+  /**
+   * `req.originalUrl`, read once per request: express sets it before the first layer and
+   * never changes it, and every read of a property of `req` misses V8's caches (express 5
+   * gives each request a hidden class of its own).
+   */
+  originalUrl(req: { originalUrl?: string }): string | undefined {
+    return (this.url ??= req.originalUrl);
+  }
 
   /** The chain of the innermost layer. */
   current(): RouteNode {

@@ -7,13 +7,15 @@
 import * as api from '@opentelemetry/api';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import * as core from '@opentelemetry/core';
+import type { RPCMetadata } from '@opentelemetry/core';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import { recordFailure } from '../common/errors';
+import { serverRequestInfo } from '../common/request';
 
 // Read once, not at each use: in the agent's bundle every access to an imported name
 // goes through re-export getters, which showed in per-request profiles.
 const { context, trace } = api;
-const { getRPCMetadata, RPCType } = core;
+const { RPCType } = core;
 
 /** `express.type` values. */
 export type LayerType = 'router' | 'middleware' | 'request_handler';
@@ -132,12 +134,16 @@ export class ExpressTelemetry {
    * The request matched `route`: the http server span learns it (through the RPC
    * metadata the http instrumentation reads when the response finishes) and is
    * renamed `GET /users/:id` at once.
-   * @param active the active context (the request's)
+   * @param rpc the RPC metadata of the request's context
+   * @param req the request (its method is read only for a server span from another http instrumentation)
    */
-  routeMatched(active: Context, method: string | undefined, route: string | undefined): void {
-    if (route === undefined) return;
-    const rpc = getRPCMetadata(active);
-    if (rpc?.type !== RPCType.HTTP) return;
+  routeMatched(rpc: RPCMetadata | undefined, req: { method?: string }, route: string | undefined): void {
+    if (route === undefined || rpc?.type !== RPCType.HTTP) return;
+    const ours = serverRequestInfo(rpc);
+    if (ours !== undefined) {
+      ours.routeMatched(route);
+      return;
+    }
     // Every later layer of the same route reports it again: the span has it already.
     if (rpc.route === route) return;
     rpc.route = route;
@@ -145,7 +151,7 @@ export class ExpressTelemetry {
     // reached): an SDK span warns through diag about every change to an ended span.
     if (!rpc.span.isRecording()) return;
     rpc.span.setAttribute(ATTR_HTTP_ROUTE, route);
-    rpc.span.updateName(`${method || 'GET'} ${route}`);
+    rpc.span.updateName(`${req.method || 'GET'} ${route}`);
   }
 
   /**

@@ -6,16 +6,19 @@
  * route (from the RPC metadata a framework instrumentation fills in, e.g. express) and an
  * `http.server.request.duration` measurement.
  *
- * Per request this allocates the span, one attribute object per signal and one state object, adds
- * two listeners to the response (shared functions, no closures), and parses the request target
- * with string operations (no `URL` object in the common origin-form case).
+ * Per request this allocates the span, one attribute object per signal and one state object (also
+ * the RPC metadata that frameworks report the route to, {@link ServerRequestInfo}), and parses the
+ * request target with string operations (no `URL` object in the common origin-form case). With the
+ * agent's context manager, the response's bound emit tells the state of 'finish', 'close' and
+ * 'error'; otherwise two shared listeners are added to the response.
  */
 import * as api from '@opentelemetry/api';
 import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
-import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import { setRPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EMPTY_CONTEXT } from '../common/context';
+import { EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
+import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
 import { HttpTelemetry } from './telemetry';
@@ -57,27 +60,78 @@ interface TrackedResponse extends ServerResponse {
   [kServerRequest]?: ServerRequest;
 }
 
-/** One incoming request in flight. */
-class ServerRequest {
+/** One incoming request in flight: the server span's state, and the RPC metadata of its context. */
+class ServerRequest extends ServerRequestInfo implements EmitObserver {
   ended = false;
+  /** The context the request is handled in (its span and this metadata); set once it exists. */
+  context: Context = EMPTY_CONTEXT;
+  /** The response emitted 'finish' (seen when the response is bound with an observer). */
+  private finished = false;
+  /** The response emitted 'close'. */
+  private closed = false;
+  /** The route the span was given already (by {@link routeMatched}). */
+  private namedRoute: string | undefined = undefined;
+  /** Framework spans to end when the response closes (one, or several). */
+  private pending: Endable | Endable[] | undefined = undefined;
 
   constructor(
     readonly telemetry: HttpServerTelemetry,
-    readonly span: Span,
-    readonly context: Context,
-    readonly rpc: RPCMetadata,
+    span: Span,
+    response: ServerResponse,
     readonly spanName: string,
     readonly metricAttributes: Attributes,
     readonly startedAt: number,
-  ) {}
+  ) {
+    super(span, response);
+  }
+
+  /** The response's events, before its listeners run (when bound with an observer). */
+  emitted(event: string | symbol, arg: unknown): void {
+    try {
+      if (event === 'finish') this.finished = true;
+      else if (event === 'close') this.close(this.response as ServerResponse);
+      else if (event === 'error') this.fail(arg);
+    } catch (e) {
+      reportOnce('http server span end', e);
+    }
+  }
+
+  routeMatched(route: string): void {
+    if (this.route === route) return;
+    this.route = route;
+    // Not once the span has ended (the client went away before the route was reached).
+    if (this.ended) return;
+    this.namedRoute = route;
+    this.span.setAttribute(HTTP_ROUTE, route);
+    this.span.updateName(`${this.spanName} ${route}`);
+  }
+
+  endWithResponse(span: Endable): void {
+    if (this.closed) {
+      span.end();
+      return;
+    }
+    const pending = this.pending;
+    if (pending === undefined) this.pending = span;
+    else if (Array.isArray(pending)) pending.push(span);
+    else this.pending = [pending, span];
+  }
 
   /** The response closed (after it finished, or because the connection went away first). */
   close(res: ServerResponse): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = this.pending;
+    if (pending !== undefined) {
+      this.pending = undefined;
+      if (Array.isArray(pending)) for (const p of pending) p.end();
+      else pending.end();
+    }
     if (this.ended) return;
     const span = this.span;
     const metric = this.metricAttributes;
     // A response that never sent its headers has no status code to report.
-    if (res.headersSent || res.writableFinished) {
+    if (this.finished || res.headersSent || res.writableFinished) {
       const status = res.statusCode;
       span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
       metric[HTTP_RESPONSE_STATUS_CODE] = status;
@@ -89,10 +143,12 @@ class ServerRequest {
         metric[ERROR_TYPE] = type;
       }
     }
-    const route = this.rpc.route;
+    const route = this.route;
     if (typeof route === 'string' && route.length > 0) {
-      span.setAttribute(HTTP_ROUTE, route);
-      span.updateName(`${this.spanName} ${route}`);
+      if (route !== this.namedRoute) {
+        span.setAttribute(HTTP_ROUTE, route);
+        span.updateName(`${this.spanName} ${route}`);
+      }
       metric[HTTP_ROUTE] = route;
     }
     this.end();
@@ -103,7 +159,7 @@ class ServerRequest {
     if (this.ended) return;
     recordFailure(this.span, error, true);
     this.metricAttributes[ERROR_TYPE] = errorType(error);
-    const route = this.rpc.route;
+    const route = this.route;
     if (typeof route === 'string' && route.length > 0) this.metricAttributes[HTTP_ROUTE] = route;
     this.end();
   }
@@ -115,7 +171,10 @@ class ServerRequest {
   }
 }
 
-/** 'close' listener shared by every tracked response (`this` is the response). */
+/**
+ * 'close' listener shared by every tracked response (`this` is the response), for when the
+ * response could not be bound with an observer (the agent's context manager is not the global one).
+ */
 function onResponseClose(this: TrackedResponse): void {
   const state = this[kServerRequest];
   if (state === undefined) return;
@@ -262,15 +321,20 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const parent = propagation.extract(EMPTY_CONTEXT, headers);
     const spanName = spanNameFor(method);
     const span = this.tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
-    const rpc: RPCMetadata = { type: RPCType.HTTP, span };
-    const ctx = setRPCMetadata(trace.setSpan(parent, span), rpc);
-    const state = new ServerRequest(this, span, ctx, rpc, spanName, metricAttributes, startedAt);
+    const state = new ServerRequest(this, span, res, spanName, metricAttributes, startedAt);
+    const ctx = setRPCMetadata(trace.setSpan(parent, span), state);
+    state.context = ctx;
     // Listeners the app adds to req/res (body parsers, 'finish' hooks) run in the request's context.
     contextApi.bind(ctx, req as EventEmitter);
-    contextApi.bind(ctx, res as EventEmitter);
-    res[kServerRequest] = state;
-    res.on('close', onResponseClose);
-    res.on(errorMonitor, onResponseError);
+    // The response's 'close' ends the span: seen from its bound emit when the agent's context
+    // manager is in use (nothing added to the response), else through listeners.
+    const fast = fastContext();
+    if (fast === undefined || !fast.bindObserved(ctx, res as EventEmitter, state)) {
+      contextApi.bind(ctx, res as EventEmitter);
+      res[kServerRequest] = state;
+      res.on('close', onResponseClose);
+      res.on(errorMonitor, onResponseError);
+    }
     return state;
   }
 }
