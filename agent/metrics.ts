@@ -12,12 +12,8 @@
  * same attribute set. That memory holds only the attribute sets seen in the latest collection
  * (bounded by {@link OBSERVABLE_ATTRIBUTE_SETS_LIMIT}).
  */
+import * as api from '@opentelemetry/api';
 import {
-  context as contextApi,
-  createNoopMeter,
-  diag,
-  trace as traceApi,
-  ValueType,
   type Attributes as ApiAttributes,
   type BatchObservableCallback,
   type BatchObservableResult,
@@ -39,6 +35,15 @@ import type { Aggregation, Attributes, Recorder } from '../index';
 import { applyLimits } from './attributes';
 import type { HistogramAggregation, TemporalityPreference } from './config';
 import { reportOnce } from './log';
+import { activeContext } from '../instrumentations/common/context';
+import { RecordingSpan, type RecordedSpanContext } from './trace';
+
+/** A span context for an exemplar: the API's (hex ids) or a recording span's (ids as the recorder takes them). */
+type ExemplarContext = SpanContext | RecordedSpanContext;
+
+// Read once: in the agent's bundle every read of an imported name is a re-export getter call
+// (a megamorphic keyed load), which showed in per-request profiles.
+const { context: contextApi, createNoopMeter, diag, trace: traceApi, ValueType } = api;
 
 /** The specification's default explicit bucket boundaries. */
 export const DEFAULT_HISTOGRAM_BOUNDARIES: readonly number[] = [
@@ -119,9 +124,11 @@ function validBoundaries(b: unknown): number[] | undefined {
 }
 
 /** The sampled span context in `ctx` (or the active context), for exemplars. */
-function exemplarContext(ctx: Context | undefined): SpanContext | undefined {
-  const span = traceApi.getSpan(ctx ?? contextApi.active());
+function exemplarContext(ctx: Context | undefined): ExemplarContext | undefined {
+  const span = traceApi.getSpan(ctx ?? activeContext());
   if (span === undefined) return undefined;
+  // Our own spans give their ids as the recorder takes them (bytes: no hex to decode).
+  if (span instanceof RecordingSpan) return span.recordedContext();
   const sc = span.spanContext();
   return (sc.traceFlags & 1) === 1 ? sc : undefined;
 }
@@ -132,7 +139,7 @@ function write(
   ref: number,
   attributes: ApiAttributes | undefined,
   value: number,
-  spanContext: SpanContext | undefined,
+  spanContext: ExemplarContext | undefined,
 ): void {
   try {
     recorder.recordMeasurement(ref, attributes as Attributes | undefined, undefined, value, spanContext);

@@ -7,12 +7,8 @@
  * its end, one native call each; events go to the events ring at once. Unsampled spans are the
  * API's non-recording spans and write nothing.
  */
+import * as api from '@opentelemetry/api';
 import {
-  context as contextApi,
-  diag,
-  isSpanContextValid,
-  SpanStatusCode,
-  trace as traceApi,
   type Attributes as ApiAttributes,
   type AttributeValue as ApiAttributeValue,
   type Context,
@@ -32,8 +28,13 @@ import { applyLimits, isValidAttributeValue, truncateValue } from './attributes'
 import type { SpanLimits } from './config';
 import { IdGenerator } from './ids';
 import { reportOnce } from './log';
+import { activeContext } from '../instrumentations/common/context';
 import type { Sampler } from './sampler';
 import { toNanos } from './time';
+
+// Read once: in the agent's bundle every read of an imported name is a re-export getter call
+// (a megamorphic keyed load), which showed in per-request profiles.
+const { context: contextApi, diag, isSpanContextValid, SpanStatusCode, trace: traceApi } = api;
 
 /** Bits 8 (has-is-remote) and 9 (is-remote) of the OTLP span flags. */
 const FLAG_HAS_IS_REMOTE = 0x100;
@@ -76,8 +77,16 @@ function isTimeInput(v: unknown): v is TimeInput {
 }
 
 /** A recording, sampled span. Every method catches its own errors; none throws into the caller. */
+/** A span's ids as the recorder takes them, with its (sampled) trace flags: for exemplars. */
+export interface RecordedSpanContext {
+  readonly traceId: Id;
+  readonly spanId: Uint8Array;
+  readonly traceFlags: number;
+}
+
 export class RecordingSpan implements ApiSpan {
   private ended = false;
+  private recorded: RecordedSpanContext | undefined = undefined;
   private name: string;
   private nameChanged = false;
   private attributeCount: number;
@@ -110,6 +119,11 @@ export class RecordingSpan implements ApiSpan {
 
   spanContext(): SpanContext {
     return this.context;
+  }
+
+  /** @internal This span's ids as the recorder takes them (made once), for exemplars. */
+  recordedContext(): RecordedSpanContext {
+    return (this.recorded ??= { traceId: this.recTraceId, spanId: this.recSpanId, traceFlags: SAMPLED });
   }
 
   isRecording(): boolean {
@@ -268,7 +282,7 @@ export class Tracer implements ApiTracer {
       // recorder as it is.
       let parentSpan: RecordingSpan | undefined;
       if (!opts.root) {
-        const span = traceApi.getSpan(ctx ?? contextApi.active());
+        const span = traceApi.getSpan(ctx ?? activeContext());
         if (span instanceof RecordingSpan) {
           parentSpan = span;
           parent = span.spanContext();
@@ -362,7 +376,7 @@ export class Tracer implements ApiTracer {
       fn = c as F;
     }
     if (typeof fn !== 'function') return undefined;
-    const parentContext = ctx ?? contextApi.active();
+    const parentContext = ctx ?? activeContext();
     const span = this.startSpan(name, options, parentContext);
     return contextApi.with(traceApi.setSpan(parentContext, span), fn as (s: ApiSpan) => ReturnType<F>, undefined, span);
   }

@@ -93,6 +93,10 @@ export interface EmitObserver {
  * manager is the global one; otherwise the instrumentations use the public API.
  */
 export interface FastContext {
+  /** The active context (`context.active()` without the API's look-up of its global). */
+  active(): Context;
+  /** `context.bind(context, emitter)` for an emitter (see {@link bindObserved}). */
+  bind<T>(context: Context, target: T): T;
   /** `fn.apply(thisArg, args)` with `context` active: `context.with` without copying `args` twice. */
   apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown;
   /**
@@ -113,6 +117,20 @@ export function setFastContext(value: FastContext | undefined): void {
 /** The agent's {@link FastContext} while its context manager is the global one. */
 export function fastContext(): FastContext | undefined {
   return fast;
+}
+
+/**
+ * The active context. Each call of the API's `context.active()` first looks its global up (a
+ * keyed load on `globalThis` and a version check); the fast path skips that.
+ */
+export function activeContext(): Context {
+  return fast !== undefined ? fast.active() : contextApi.active();
+}
+
+/** `context.bind(context, emitter)`, through the fast path when there is one. */
+export function bindEmitterTo(context: Context, emitter: EventEmitter): void {
+  if (fast !== undefined) fast.bind(context, emitter);
+  else contextApi.bind(context, emitter);
 }
 
 /** `fn.apply(thisArg, args)` with `context` active, through the fast path when there is one. */

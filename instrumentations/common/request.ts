@@ -7,7 +7,10 @@
  * read or listener added there misses V8's caches.
  */
 import type { Span } from '@opentelemetry/api';
-import { RPCType } from '@opentelemetry/core';
+import * as core from '@opentelemetry/core';
+
+// Read once: in the agent's bundle every read of an imported name is a getter call.
+const HTTP: core.RPCType.HTTP = core.RPCType.HTTP;
 
 /** Something that ends when the response closes. */
 export interface Endable {
@@ -16,7 +19,7 @@ export interface Endable {
 
 /** The request a server span is recording; the RPC metadata of its context. */
 export abstract class ServerRequestInfo {
-  readonly type: RPCType.HTTP = RPCType.HTTP;
+  readonly type: core.RPCType.HTTP = HTTP;
   /** The matched route, once a framework has reported it. */
   route: string | undefined = undefined;
   /** One slot for a framework's own per-request state (express: the mount paths entered). */

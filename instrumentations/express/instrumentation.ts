@@ -16,7 +16,7 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { applyInContext } from '../common/context';
+import { activeContext, applyInContext } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { serverRequestInfo } from '../common/request';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
@@ -242,7 +242,7 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
             layerSpan.end();
             if (onClose !== undefined) res?.removeListener?.('close', onClose);
             if (stored !== undefined && !(isError && req.route)) stored.leave();
-            active = context.active();
+            active = activeContext();
             nextContext = layerSpan.siblingContext(active);
           } catch (err) {
             diag.debug('otlp-mmap: express span not ended', err);

@@ -9,6 +9,7 @@ import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import * as core from '@opentelemetry/core';
 import type { RPCMetadata } from '@opentelemetry/core';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
+import { activeContext } from '../common/context';
 import { recordFailure } from '../common/errors';
 import { serverRequestInfo } from '../common/request';
 
@@ -159,7 +160,7 @@ export class ExpressTelemetry {
    * for layers to be children of), else `undefined`.
    */
   tracedContext(): Context | undefined {
-    const active = context.active();
+    const active = activeContext();
     return trace.getSpan(active) === undefined ? undefined : active;
   }
 

@@ -17,7 +17,7 @@ import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/ap
 import { setRPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
+import { bindEmitterTo, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
@@ -245,6 +245,8 @@ export class HttpServerTelemetry extends HttpTelemetry {
       reportOnce('http server span start', e);
     }
     if (state === undefined) return original.apply(server, args as unknown as [string, ...unknown[]]);
+    const fast = fastContext();
+    if (fast !== undefined) return fast.apply(state.context, emitRequest, undefined, [state, server, original, args]) as boolean;
     return contextApi.with(state.context, emitRequest, undefined, state, server, original, args);
   }
 
@@ -325,7 +327,7 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const ctx = setRPCMetadata(trace.setSpan(parent, span), state);
     state.context = ctx;
     // Listeners the app adds to req/res (body parsers, 'finish' hooks) run in the request's context.
-    contextApi.bind(ctx, req as EventEmitter);
+    bindEmitterTo(ctx, req as EventEmitter);
     // The response's 'close' ends the span: seen from its bound emit when the agent's context
     // manager is in use (nothing added to the response), else through listeners.
     const fast = fastContext();
