@@ -88,6 +88,32 @@ export class IdGenerator {
     return this.spanIdInto(new Uint8Array(8));
   }
 
+  /** A new trace id, never all zero: its 16 bytes into `out` (no hex made: see {@link hexOf}). */
+  traceIdBytes(out: Uint8Array): void {
+    let a: number, b: number, c: number, d: number;
+    do {
+      a = this.next();
+      b = this.next();
+      c = this.next();
+      d = this.next();
+    } while ((a | b | c | d) === 0);
+    putWord(out, 0, a);
+    putWord(out, 4, b);
+    putWord(out, 8, c);
+    putWord(out, 12, d);
+  }
+
+  /** A new span id, never all zero: its 8 bytes into `out` (no hex made). */
+  spanIdBytes(out: Uint8Array): void {
+    let a: number, b: number;
+    do {
+      a = this.next();
+      b = this.next();
+    } while ((a | b) === 0);
+    putWord(out, 0, a);
+    putWord(out, 4, b);
+  }
+
   /** A new trace id, never all zero: its 16 bytes into `out`, its 32 hex characters returned. */
   traceIdInto(out: Uint8Array): string {
     let a: number, b: number, c: number, d: number;
@@ -116,6 +142,16 @@ export class IdGenerator {
     putWord(out, 4, b);
     return hex16(a, b);
   }
+}
+
+/** Lower-case hex of 8 or 16 id bytes (big-endian words, as the generator writes them). */
+export function hexOf(bytes: Uint8Array): string {
+  const first = hex16(wordAt(bytes, 0), wordAt(bytes, 4));
+  return bytes.length === 16 ? first + hex16(wordAt(bytes, 8), wordAt(bytes, 12)) : first;
+}
+
+function wordAt(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

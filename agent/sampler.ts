@@ -2,17 +2,23 @@
  * The six standard samplers. A sampler only decides "record and sample" or "drop": the
  * standard samplers never ask for "record only", so a dropped span is a non-recording span.
  */
-import type { SpanContext } from '@opentelemetry/api';
+
 import type { SamplerName } from './config';
+
+/** What a sampler needs of a parent span: its trace flags (bit 0: sampled). */
+export interface SampledParent {
+  readonly traceFlags: number;
+}
 
 /** Decides whether a new span is sampled. */
 export interface Sampler {
   /**
-   * @param traceId - the new span's trace id (its parent's, or a new one for a root).
-   * @param parent - the valid parent span context, if any.
+   * @param traceId - the new span's trace id (its parent's, or a new one for a root): 32 hex
+   *   characters, or its 16 bytes.
+   * @param parent - the valid parent span context (or just its flags), if any.
    * @returns true to record and sample the span.
    */
-  shouldSample(traceId: string, parent: SpanContext | undefined): boolean;
+  shouldSample(traceId: string | Uint8Array, parent: SampledParent | undefined): boolean;
   /** The specification's description, e.g. `ParentBased{root=AlwaysOnSampler,...}`. */
   toString(): string;
 }
@@ -28,11 +34,18 @@ export function traceIdRatio(ratio: number): Sampler {
   const r = Math.min(1, Math.max(0, ratio));
   const threshold = r * RANGE;
   return {
-    shouldSample(traceId: string): boolean {
+    shouldSample(traceId: string | Uint8Array): boolean {
       if (r >= 1) return true;
       if (r <= 0) return false;
-      const hi = parseInt(traceId.slice(18, 24), 16);
-      const lo = parseInt(traceId.slice(24, 32), 16);
+      // The low 56 bits of the trace id (hex characters 18-32, bytes 9-15).
+      let hi: number, lo: number;
+      if (typeof traceId === 'string') {
+        hi = parseInt(traceId.slice(18, 24), 16);
+        lo = parseInt(traceId.slice(24, 32), 16);
+      } else {
+        hi = (traceId[9]! << 16) | (traceId[10]! << 8) | traceId[11]!;
+        lo = ((traceId[12]! << 24) | (traceId[13]! << 16) | (traceId[14]! << 8) | traceId[15]!) >>> 0;
+      }
       return hi * 4294967296 + lo < threshold;
     },
     toString: () => `TraceIdRatioBased{${r}}`,
@@ -42,7 +55,7 @@ export function traceIdRatio(ratio: number): Sampler {
 /** Follows the parent's sampled flag; uses `root` for spans without a parent. */
 export function parentBased(root: Sampler): Sampler {
   return {
-    shouldSample(traceId: string, parent: SpanContext | undefined): boolean {
+    shouldSample(traceId: string | Uint8Array, parent: SampledParent | undefined): boolean {
       if (parent === undefined) return root.shouldSample(traceId, undefined);
       return (parent.traceFlags & 1) === 1;
     },

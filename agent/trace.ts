@@ -26,7 +26,7 @@ import {
 import type { Attributes, Id, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
 import { applyLimits, isValidAttributeValue, truncateValue } from './attributes';
 import type { SpanLimits } from './config';
-import { IdGenerator } from './ids';
+import { hexOf, IdGenerator } from './ids';
 import { reportOnce } from './log';
 import { activeContext } from '../instrumentations/common/context';
 import type { Sampler } from './sampler';
@@ -40,6 +40,18 @@ const { context: contextApi, diag, isSpanContextValid, SpanStatusCode, trace: tr
 const FLAG_HAS_IS_REMOTE = 0x100;
 const FLAG_IS_REMOTE = 0x200;
 const SAMPLED = 1;
+/** What the sampler is told of a local parent (a recording span, so sampled). */
+const SAMPLED_PARENT = Object.freeze({ traceFlags: SAMPLED });
+
+/** A span that is not recorded: the API's non-recording span with these ids. */
+function unrecorded(traceId: Id, spanId: Uint8Array, traceFlags: number, traceState: SpanContext['traceState']): ApiSpan {
+  return traceApi.wrapSpanContext({
+    traceId: typeof traceId === 'string' ? traceId : hexOf(traceId),
+    spanId: hexOf(spanId),
+    traceFlags,
+    traceState,
+  });
+}
 const EVENT_NAME_CACHE_LIMIT = 1024;
 
 /** What every tracer of one provider shares. */
@@ -97,9 +109,11 @@ export class RecordingSpan implements ApiSpan {
   private status: SpanStatus | undefined;
 
   /** @internal */
+  /** The API span context, made from the id bytes on first use (most spans are never asked). */
+  private context: SpanContext | undefined = undefined;
+
   constructor(
     private readonly tracer: Tracer,
-    private readonly context: SpanContext,
     /**
      * @internal The trace id for the recorder: its 16 bytes when this process started the trace
      * (shared by the trace's spans here), else the remote parent's hex (the recorder decodes it).
@@ -111,6 +125,8 @@ export class RecordingSpan implements ApiSpan {
     private readonly startAttributes: Attributes | undefined,
     attributeCount: number,
     linkCount: number,
+    /** The trace state inherited from the parent, if any. */
+    private readonly traceState: SpanContext['traceState'],
   ) {
     this.name = name;
     this.attributeCount = attributeCount;
@@ -118,7 +134,19 @@ export class RecordingSpan implements ApiSpan {
   }
 
   spanContext(): SpanContext {
-    return this.context;
+    let sc = this.context;
+    if (sc === undefined) {
+      const traceId = this.recTraceId;
+      sc = { traceId: typeof traceId === 'string' ? traceId : hexOf(traceId), spanId: hexOf(this.recSpanId), traceFlags: SAMPLED, isRemote: false };
+      if (this.traceState !== undefined) sc.traceState = this.traceState;
+      this.context = sc;
+    }
+    return sc;
+  }
+
+  /** @internal The parent's trace state, for a child span (without making this span's hex ids). */
+  inheritedTraceState(): SpanContext['traceState'] {
+    return this.traceState;
   }
 
   /** @internal This span's ids as the recorder takes them (made once), for exemplars. */
@@ -171,7 +199,7 @@ export class RecordingSpan implements ApiSpan {
       const limited = applyLimits(attributes, limits.attributePerEventCountLimit, limits.attributeValueLengthLimit);
       shared.recorder.recordEvent(
         this.tracer.scopeRef,
-        this.context,
+        this.recordedContext(),
         shared.eventNameRef(String(name)),
         toNanos(startTime),
         limited.attributes,
@@ -273,42 +301,48 @@ export class Tracer implements ApiTracer {
 
   startSpan(name: string, options?: SpanOptions, ctx?: Context): ApiSpan {
     const shared = this.shared;
-    let traceId = '';
-    let spanId = '';
-    let parent: SpanContext | undefined;
+    let recTraceId: Id | undefined;
+    let recSpanId: Uint8Array | undefined;
+    let traceState: SpanContext['traceState'];
     try {
       const opts = options ?? {};
-      // Our own parent span hands over its id bytes; a remote or foreign parent's hex goes to the
-      // recorder as it is.
+      // Our own parent span hands over its id bytes (no hex is made for it); a remote or foreign
+      // parent's hex goes to the recorder as it is.
       let parentSpan: RecordingSpan | undefined;
+      let parent: SpanContext | undefined;
       if (!opts.root) {
         const span = traceApi.getSpan(ctx ?? activeContext());
         if (span instanceof RecordingSpan) {
           parentSpan = span;
-          parent = span.spanContext();
+          traceState = span.inheritedTraceState();
         } else if (span !== undefined) {
           const sc = span.spanContext();
-          if (isSpanContextValid(sc)) parent = sc;
+          if (isSpanContextValid(sc)) {
+            parent = sc;
+            traceState = sc.traceState;
+          }
         }
       }
-      let recTraceId: Id;
-      if (parent === undefined) {
-        const bytes = new Uint8Array(16);
-        traceId = shared.ids.traceIdInto(bytes);
-        recTraceId = bytes;
+      if (parentSpan !== undefined) {
+        recTraceId = parentSpan.recTraceId;
+      } else if (parent !== undefined) {
+        recTraceId = parent.traceId;
       } else {
-        traceId = parent.traceId;
-        recTraceId = parentSpan !== undefined ? parentSpan.recTraceId : traceId;
+        const bytes = new Uint8Array(16);
+        shared.ids.traceIdBytes(bytes);
+        recTraceId = bytes;
       }
-      const recSpanId = new Uint8Array(8);
-      spanId = shared.ids.spanIdInto(recSpanId);
-      if (!shared.sampler.shouldSample(traceId, parent)) {
-        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
+      recSpanId = new Uint8Array(8);
+      shared.ids.spanIdBytes(recSpanId);
+      // A local parent is a recording span, so sampled.
+      const parentFlags = parentSpan !== undefined ? SAMPLED_PARENT : parent;
+      if (!shared.sampler.shouldSample(recTraceId, parentFlags)) {
+        return unrecorded(recTraceId, recSpanId, 0, traceState);
       }
       if (shared.record === false) {
-        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: SAMPLED, traceState: parent?.traceState });
+        return unrecorded(recTraceId, recSpanId, SAMPLED, traceState);
       }
-      const parentId: Id | null = parent === undefined ? null : (parentSpan?.recSpanId ?? parent.spanId);
+      const parentId: Id | null = parentSpan !== undefined ? parentSpan.recSpanId : parent !== undefined ? parent.spanId : null;
       const limits = shared.limits;
       const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);
       const spanName = typeof name === 'string' ? name : String(name);
@@ -337,14 +371,10 @@ export class Tracer implements ApiTracer {
           }
         }
       }
-      const spanContext: SpanContext = { traceId, spanId, traceFlags: SAMPLED, isRemote: false };
-      if (parent !== undefined && parent.traceState !== undefined) spanContext.traceState = parent.traceState;
-      return new RecordingSpan(this, spanContext, recTraceId, recSpanId, spanName, limited.attributes, limited.count, linkCount);
+      return new RecordingSpan(this, recTraceId, recSpanId, spanName, limited.attributes, limited.count, linkCount, traceState);
     } catch (e) {
       reportOnce('startSpan', e);
-      if (traceId !== '' && spanId !== '') {
-        return traceApi.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: parent?.traceState });
-      }
+      if (recTraceId !== undefined && recSpanId !== undefined) return unrecorded(recTraceId, recSpanId, 0, traceState);
       return traceApi.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
     }
   }

@@ -4,7 +4,7 @@
  */
 import { loadConfig, defaultDirectory, fileNameFor } from '../agent/config';
 import { createSampler, traceIdRatio } from '../agent/sampler';
-import { IdGenerator } from '../agent/ids';
+import { hexOf, IdGenerator } from '../agent/ids';
 import { containerIdFrom, detectResource } from '../agent/resource';
 import { toNanos } from '../agent/time';
 import { aggregationFor } from '../agent/metrics';
@@ -209,6 +209,28 @@ describe('samplers', () => {
     expect(createSampler('traceidratio', 1).shouldSample(t, undefined)).toBe(true);
     expect(createSampler('traceidratio', 0).shouldSample(t, undefined)).toBe(false);
   });
+
+  test("traceidratio decides the same from a trace id's bytes as from its hex", () => {
+    const g = new IdGenerator();
+    for (const ratio of [0.01, 0.25, 0.5, 0.9]) {
+      const s = traceIdRatio(ratio);
+      let sampled = 0;
+      for (let i = 0; i < 2000; i++) {
+        const bytes = new Uint8Array(16);
+        const hex = g.traceIdInto(bytes);
+        const fromHex = s.shouldSample(hex, undefined);
+        expect(s.shouldSample(bytes, undefined)).toBe(fromHex);
+        if (fromHex) sampled++;
+      }
+      // Both kinds of decision happened, so the comparison covered each.
+      if (ratio >= 0.25) expect(sampled).toBeGreaterThan(0);
+      expect(sampled).toBeLessThan(2000);
+    }
+    // The boundary: the low 56 bits against the threshold, byte for byte.
+    const edge = Buffer.from('00000000000000000040000000000001', 'hex');
+    expect(traceIdRatio(0.25).shouldSample(new Uint8Array(edge), undefined)).toBe(false);
+    expect(traceIdRatio(0.25).shouldSample(new Uint8Array(Buffer.from('ffffffffffffffffff00000000000000', 'hex')), undefined)).toBe(true);
+  });
 });
 
 describe('ids', () => {
@@ -234,6 +256,14 @@ describe('ids', () => {
       const sh = g.spanIdInto(s);
       expect(Buffer.from(t).toString('hex')).toBe(th);
       expect(Buffer.from(s).toString('hex')).toBe(sh);
+      // hexOf (a span's lazily made span context) spells the same.
+      expect([hexOf(t), hexOf(s)]).toEqual([th, sh]);
+      // Ids made without hex are ids all the same: never all zero.
+      const t2 = new Uint8Array(16);
+      const s2 = new Uint8Array(8);
+      g.traceIdBytes(t2);
+      g.spanIdBytes(s2);
+      expect([t2.some((b) => b !== 0), s2.some((b) => b !== 0)]).toEqual([true, true]);
     }
   });
 

@@ -169,6 +169,18 @@ describe('context propagation', () => {
     expect(incoming.parentSpanId).toBe('00f067aa0ba902b7');
     expect(incoming.flags).toBe(0x301); // sampled, parent-is-remote known and true
     expect(spanNamed(assembleSpans(file), 'outgoing').flags).toBe(0x101);
+    // A local child: its span context (made from the recorded id bytes when asked) names the
+    // recorded span, carries the remote trace state on, and is what goes downstream.
+    const child = spanNamed(assembleSpans(file), 'incoming-child');
+    const c = result as { child: { traceId: string; spanId: string; traceState: string | null; injected: Record<string, string> } };
+    expect(c.child.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect({ traceId: child.traceId, spanId: child.spanId, parent: child.parentSpanId }).toEqual({
+      traceId: c.child.traceId,
+      spanId: c.child.spanId,
+      parent: incoming.spanId,
+    });
+    expect(c.child.traceState).toBe('vendor=abc,other=1');
+    expect(c.child.injected).toEqual({ traceparent: `00-${c.child.traceId}-${c.child.spanId}-01`, tracestate: 'vendor=abc,other=1' });
   });
 
   test('OTEL_PROPAGATORS=none injects and extracts nothing', async () => {
