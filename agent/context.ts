@@ -15,15 +15,13 @@
  * (a `with` taking the arguments as they are) and `bindObserved` (a binding that also tells the
  * http server instrumentation of the response's events, so it adds no listeners of its own).
  */
-import type { Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import type { AsyncLocalStorage } from 'node:async_hooks';
+import { executionAsyncResource, type AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { fastContext, setFastContext, type EmitObserver, type FastContext } from '../instrumentations/common/context';
 
 const kBound = Symbol('otlp-mmap.contextBoundEmit');
-
-type Emit = (this: EventEmitter, event: string | symbol, ...args: unknown[]) => boolean;
 
 /**
  * `AsyncLocalStorageContextManager` with EventEmitters bound through one wrapped `emit`, and a
@@ -32,20 +30,51 @@ type Emit = (this: EventEmitter, event: string | symbol, ...args: unknown[]) => 
  * one, say): `AsyncLocalStorage#run` with the store it already has would change nothing.
  */
 export class ContextManager extends AsyncLocalStorageContextManager implements FastContext {
+  /**
+   * The property under which Node's AsyncLocalStorage (the async_hooks implementation, Node 16
+   * to 22) keeps its store on each async resource, when this manager's storage is one; else
+   * undefined, and every switch goes through `AsyncLocalStorage#run`.
+   */
+  private readonly storeKey: symbol | undefined;
+
+  constructor() {
+    super();
+    const storage = (this as unknown as Partial<StorageOwner>)._asyncLocalStorage as Partial<AlsInternals> | undefined;
+    const key = storage?.kResourceStore;
+    this.storeKey = typeof key === 'symbol' && typeof storage?.enabled === 'boolean' && typeof executionAsyncResource === 'function' ? key : undefined;
+  }
+
+  override active(): Context {
+    const store = this.storeKey !== undefined ? this.currentStore() : NO_STORE;
+    if (store !== NO_STORE) return (store as Context | undefined) ?? ROOT_CONTEXT;
+    return super.active();
+  }
+
   override with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
     context: Context,
     fn: F,
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    const storage = (this as unknown as Partial<StorageOwner>)._asyncLocalStorage;
-    if (storage === undefined || typeof storage.run !== 'function') return super.with(context, fn, thisArg, ...args);
-    if (storage.getStore() === context) return fn.apply(thisArg, args);
-    return storage.run(context, applyWith, fn as unknown as (...a: unknown[]) => unknown, thisArg, args) as ReturnType<F>;
+    return this.apply(context, fn as unknown as (...a: never[]) => unknown, thisArg, args) as ReturnType<F>;
   }
 
   /** `with` for instrumentations holding the arguments already (no rest array, no spread). */
   apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    const key = this.storeKey;
+    if (key !== undefined && this.storageEnabled()) {
+      // What AsyncLocalStorage#run does, without its second store look-up, its rest array and
+      // its extra calls: the store of the current async resource is set for the call and put back.
+      const resource = executionAsyncResource() as Record<symbol, unknown>;
+      const previous = resource[key];
+      if (previous === context) return fn.apply(thisArg, args as never[]);
+      resource[key] = context;
+      try {
+        return fn.apply(thisArg, args as never[]);
+      } finally {
+        resource[key] = previous;
+      }
+    }
     const storage = (this as unknown as Partial<StorageOwner>)._asyncLocalStorage;
     if (storage === undefined || typeof storage.run !== 'function') {
       return super.with(context, fn as (...a: unknown[]) => unknown, thisArg, ...Array.from(args));
@@ -70,7 +99,26 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
     if (fastContext() === this) setFastContext(undefined);
     return super.disable();
   }
+
+  /** Whether the storage is enabled (its hook copies stores to new resources): after its first `run`. */
+  private storageEnabled(): boolean {
+    return ((this as unknown as StorageOwner)._asyncLocalStorage as unknown as AlsInternals).enabled === true;
+  }
+
+  /** The current store, or {@link NO_STORE} when the storage is not enabled. */
+  private currentStore(): unknown {
+    if (!this.storageEnabled()) return NO_STORE;
+    return (executionAsyncResource() as Record<symbol, unknown>)[this.storeKey!];
+  }
 }
+
+/** Node's AsyncLocalStorage internals used by {@link ContextManager}'s fast path. */
+interface AlsInternals {
+  kResourceStore: symbol;
+  enabled: boolean;
+}
+
+const NO_STORE: unique symbol = Symbol('otlp-mmap.noStore');
 
 interface StorageOwner {
   _asyncLocalStorage: AsyncLocalStorage<Context>;
@@ -81,11 +129,6 @@ function applyWith(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: 
   return fn.apply(thisArg, args as unknown[]);
 }
 
-/** `original.apply(self, args)`: what a bound emit runs inside the emitter's context. */
-function applyEmit(original: Emit, self: EventEmitter, args: IArguments): boolean {
-  return original.apply(self, args as unknown as [string | symbol, ...unknown[]]);
-}
-
 /** True when `ee`'s `emit` is one of our bound emits (the emitter is bound already). */
 function isBound(ee: EventEmitter): boolean {
   const emit = ee.emit as unknown;
@@ -94,29 +137,18 @@ function isBound(ee: EventEmitter): boolean {
 
 function bindEmitter(manager: ContextManager, context: Context, ee: EventEmitter, observer: EmitObserver | undefined): boolean {
   if (isBound(ee)) return false;
-  const original = ee.emit as Emit;
-  const storage = (manager as unknown as Partial<StorageOwner>)._asyncLocalStorage;
-  let bound: Emit;
-  if (storage === undefined || typeof storage.run !== 'function') {
-    // Not the manager this was written against: the public (slower) way.
-    bound = function boundEmit(this: EventEmitter, ...args: [string | symbol, ...unknown[]]): boolean {
-      if (observer !== undefined) observer.emitted(args[0], args[1]);
-      return manager.with(context, original, this, ...args);
-    };
-  } else if (observer === undefined) {
-    bound = function boundEmit(this: EventEmitter): boolean {
-      // Most events of a request (its response's 'finish', say) are emitted from code that already
-      // runs in the request's context: no context switch is needed for those.
-      if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
-      return storage.run(context, applyEmit, original, this, arguments);
-    };
-  } else {
-    bound = function observedEmit(this: EventEmitter, event: string | symbol, arg: unknown): boolean {
-      observer.emitted(event, arg);
-      if (storage.getStore() === context) return original.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
-      return storage.run(context, applyEmit, original, this, arguments);
-    };
-  }
+  const original = ee.emit as (...args: never[]) => unknown;
+  // Most events of a request (its response's 'finish', say) are emitted from code that already
+  // runs in the request's context: `apply` switches nothing for those.
+  const bound =
+    observer === undefined
+      ? function boundEmit(this: EventEmitter): boolean {
+          return manager.apply(context, original, this, arguments) as boolean;
+        }
+      : function observedEmit(this: EventEmitter, event: string | symbol, arg: unknown): boolean {
+          observer.emitted(event, arg);
+          return manager.apply(context, original, this, arguments) as boolean;
+        };
   // The mark is on the function, not the emitter: a property added to a request or response
   // gives it another hidden class, which express's own property accesses then pay for.
   (bound as unknown as Record<symbol, unknown>)[kBound] = true;

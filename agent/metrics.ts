@@ -43,7 +43,7 @@ type ExemplarContext = SpanContext | RecordedSpanContext;
 
 // Read once: in the agent's bundle every read of an imported name is a re-export getter call
 // (a megamorphic keyed load), which showed in per-request profiles.
-const { context: contextApi, createNoopMeter, diag, trace: traceApi, ValueType } = api;
+const { createNoopMeter, diag, trace: traceApi, ValueType } = api;
 
 /** The specification's default explicit bucket boundaries. */
 export const DEFAULT_HISTOGRAM_BOUNDARIES: readonly number[] = [

@@ -189,6 +189,52 @@ describe("the agent's context manager as the instrumentations' FastContext", () 
     expect(manager.active().getValue(key)).toBeUndefined();
   });
 
+  test('apply switches stores like AsyncLocalStorage#run: async work started inside keeps the context, the previous one comes back, also after a throw', async () => {
+    const a = api.ROOT_CONTEXT.setValue(key, 'a');
+    const b = api.ROOT_CONTEXT.setValue(key, 'b');
+    const at = (): unknown => manager.active().getValue(key);
+    // The first switch enables the storage through AsyncLocalStorage#run; later ones take the fast path.
+    manager.apply(a, () => undefined, undefined, []);
+    expect((manager as unknown as { _asyncLocalStorage: { enabled: boolean } })._asyncLocalStorage.enabled).toBe(true);
+    const seen: Record<string, unknown> = {};
+    const done = new Promise<void>((resolve) => {
+      manager.apply(
+        a,
+        () => {
+          seen.sync = at();
+          manager.apply(b, () => (seen.nested = at()), undefined, []);
+          seen.afterNested = at();
+          // Same context again: nothing switches, nothing breaks.
+          manager.apply(a, () => (seen.same = at()), undefined, []);
+          process.nextTick(() => (seen.tick = at()));
+          void Promise.resolve().then(() => (seen.promise = at()));
+          setTimeout(() => {
+            seen.timer = at();
+            resolve();
+          }, 1);
+        },
+        undefined,
+        [],
+      );
+    });
+    seen.outside = at();
+    expect(() =>
+      manager.apply(
+        b,
+        () => {
+          throw new Error('boom');
+        },
+        undefined,
+        [],
+      ),
+    ).toThrow('boom');
+    seen.afterThrow = at();
+    await done;
+    expect(seen).toEqual({ sync: 'a', nested: 'b', afterNested: 'a', same: 'a', outside: undefined, afterThrow: undefined, tick: 'a', promise: 'a', timer: 'a' });
+    // The public with() is the same switch.
+    expect(manager.with(b, (x: number) => [at(), x], undefined, 5)).toEqual(['b', 5]);
+  });
+
   test('applyInContext goes through the fast path only while one is set, and disable() clears it', () => {
     api.context.setGlobalContextManager(manager);
     try {

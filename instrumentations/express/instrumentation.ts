@@ -27,7 +27,7 @@ import { describeLayer, ExpressTelemetry, type LayerDescription, type LayerShape
 
 // Read once, not at each use: in the agent's bundle every access to an imported name
 // goes through re-export getters, which showed in per-request profiles.
-const { context, diag } = api;
+const { diag } = api;
 const { getRPCMetadata } = core;
 
 /** The express versions instrumented. */

@@ -15,7 +15,7 @@ import { serverRequestInfo } from '../common/request';
 
 // Read once, not at each use: in the agent's bundle every access to an imported name
 // goes through re-export getters, which showed in per-request profiles.
-const { context, trace } = api;
+const { trace } = api;
 const { RPCType } = core;
 
 /** `express.type` values. */
