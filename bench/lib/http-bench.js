@@ -14,10 +14,13 @@ async function measure(v, ctx) {
   const env = { ...v.env, ...prep.env, PORT: '0', BENCH_SCENARIO: ctx.scenario, ...ctx.appEnv };
   const nodeArgs = [...v.nodeArgs, ...(ctx.nodeArgs[v.key] || [])];
   let app;
+  let served = 0;
+  let result;
   try {
     app = await c.start(process.execPath, [...nodeArgs, APP], { cpu: c.APP_CPU, env, waitFor: /listening (\d+)/ });
     const url = `http://127.0.0.1:${app.match[1]}/users/42`;
-    await c.autocannon(url, { duration: ctx.warmup, connections: ctx.connections });
+    if (v.key !== 'none') await sinkGet(ctx.sink, '/reset');
+    const warm = await c.autocannon(url, { duration: ctx.warmup, connections: ctx.connections });
     const a0 = c.cpuMicros(app.pid);
     const k0 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
     const t0 = process.hrtime.bigint();
@@ -27,7 +30,8 @@ async function measure(v, ctx) {
     const k1 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
     const mem = c.rssMB(app.pid);
     if (res.errors || res.non2xx) throw new Error(`${v.name}: ${res.errors} errors, ${res.non2xx} non-2xx responses:\n${app.stderr}`);
-    return {
+    served = warm.requests + res.requests;
+    result = {
       rps: res.rps,
       requests: res.requests,
       cpuUsPerReq: (a1 - a0) / res.requests,
@@ -40,11 +44,22 @@ async function measure(v, ctx) {
       peakRssMB: mem.peak,
       collectorUsPerReq: prep.collector ? (k1 - k0) / res.requests : null,
       collectorCpuPct: prep.collector ? (k1 - k0) / wallUs : null,
+      spansPerReq: null,
     };
+    return result;
   } finally {
     if (app) await c.stop(app, 'SIGTERM', 10000);
     await prep.cleanup();
+    // A check that the telemetry was there: the spans the sink received, per request served
+    // (warm-up included). For otlp-mmap the collector has drained the file by now; the OTel SDK
+    // may not have exported its last batch before the app exited.
+    if (result && v.key !== 'none') result.spansPerReq = (await sinkGet(ctx.sink, '/stats')).distinctSpans / served;
   }
+}
+
+async function sinkGet(sink, pathname) {
+  const r = await fetch(sink.url + pathname);
+  return r.json();
 }
 
 /**
@@ -64,7 +79,8 @@ async function runHttpBench(opts) {
     appEnv: {},
   };
   const loadStart = c.loadavg();
-  const sink = await c.startSink();
+  // The sink counts the spans it receives (a check that each variant recorded what it should).
+  const sink = await c.startSink({ count: true });
   ctx.sink = sink;
   let pg = null;
   try {
@@ -108,6 +124,7 @@ async function runHttpBench(opts) {
         peakRssMB: m((s) => s.peakRssMB),
         collectorUsPerReq: v.collector ? m((s) => s.collectorUsPerReq) : null,
         collectorCpuPct: v.collector ? m((s) => s.collectorCpuPct) : null,
+        spansPerReq: samples[v.key][0].spansPerReq === null ? null : m((s) => s.spansPerReq),
         curve: samples[v.key][0].curve.map(([p], i) => [p, c.median(samples[v.key].map((s) => s.curve[i][1]))]),
       };
     });
@@ -135,9 +152,11 @@ async function runHttpBench(opts) {
         ['rssAddedMB', 'added RSS MB', c.fmt.signed],
         ['collectorUsPerReq', 'collector CPU µs/req', c.fmt.f1],
         ['collectorCpuPct', 'collector CPU (% of a core)', c.fmt.pct],
+        ['spansPerReq', 'spans exported per request', c.fmt.f2],
       ]),
       '',
-      'req/s is what the load generator got; when neither the app (app CPU % below 100%) nor anything else is saturated it is not the app\'s capacity. "CPU-bound req/s" is 1 s divided by the app\'s CPU time per request: what the app\'s core could serve if it were the bottleneck.',
+      '"spans exported per request" is what the OTLP sink received divided by the requests served (warm-up included): a check that the telemetry was there. For OpenTelemetry it misses what its batch processor had not exported when the app exited. ' +
+        'req/s is what the load generator got; when neither the app (app CPU % below 100%) nor anything else is saturated it is not the app\'s capacity. "CPU-bound req/s" is 1 s divided by the app\'s CPU time per request: what the app\'s core could serve if it were the bottleneck.',
       '',
       cpuAddedRatio !== null ? `otlp-mmap adds ${(cpuAddedRatio * 100).toFixed(0)}% of the CPU per request that OpenTelemetry adds (goal: at most 25%).` : '',
     ].join('\n');
