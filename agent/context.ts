@@ -84,6 +84,7 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
   }
 
   override bind<T>(context: Context, target: T): T {
+    if (typeof target === 'function') return bindFunction(this, context, target as unknown as (...args: never[]) => unknown) as T;
     if (target instanceof EventEmitter) {
       bindEmitter(this, context, target, undefined);
       return target;
@@ -127,6 +128,40 @@ interface StorageOwner {
 /** `fn.apply(thisArg, args)`: what `with` runs inside the context. */
 function applyWith(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
   return fn.apply(thisArg, args as unknown[]);
+}
+
+/**
+ * `fn` bound to `context`: each call runs it in that context, with its `this` and arguments. The
+ * wrapper declares as many parameters as `fn` (its `length` is the same, which some callers
+ * read), so no property is redefined on it for the common arities. The stock manager allocated a
+ * closure and a rest array per call and redefined `length` per binding.
+ */
+function bindFunction(manager: ContextManager, context: Context, fn: (...args: never[]) => unknown): (...args: never[]) => unknown {
+  switch (fn.length) {
+    case 0:
+      return function bound(this: unknown): unknown {
+        return manager.apply(context, fn, this, arguments);
+      };
+    case 1:
+      return function bound(this: unknown, _a: unknown): unknown {
+        return manager.apply(context, fn, this, arguments);
+      };
+    case 2:
+      return function bound(this: unknown, _a: unknown, _b: unknown): unknown {
+        return manager.apply(context, fn, this, arguments);
+      };
+    case 3:
+      return function bound(this: unknown, _a: unknown, _b: unknown, _c: unknown): unknown {
+        return manager.apply(context, fn, this, arguments);
+      };
+    default: {
+      const bound = function bound(this: unknown): unknown {
+        return manager.apply(context, fn, this, arguments);
+      };
+      Object.defineProperty(bound, 'length', { value: fn.length, configurable: true });
+      return bound;
+    }
+  }
 }
 
 /** True when `ee`'s `emit` is one of our bound emits (the emitter is bound already). */

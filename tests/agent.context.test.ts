@@ -235,6 +235,29 @@ describe("the agent's context manager as the instrumentations' FastContext", () 
     expect(manager.with(b, (x: number) => [at(), x], undefined, 5)).toEqual(['b', 5]);
   });
 
+  test('bind(context, fn): each call runs fn in the context with its this and arguments; length is kept', () => {
+    const ctx = api.ROOT_CONTEXT.setValue(key, 'bound');
+    const self = { tag: 'self' };
+    const fns = [
+      function (this: unknown) { return [manager.active().getValue(key), this, [...arguments]]; },
+      function (this: unknown, a: unknown) { return [manager.active().getValue(key), this, [a, ...[...arguments].slice(1)]]; },
+      function (this: unknown, a: unknown, b: unknown) { return [manager.active().getValue(key), this, [a, b]]; },
+      function (this: unknown, a: unknown, b: unknown, c: unknown) { return [manager.active().getValue(key), this, [a, b, c]]; },
+      function (this: unknown, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) { return [manager.active().getValue(key), this, [a, b, c, d, e]]; },
+    ];
+    for (const fn of fns) {
+      const bound = manager.bind(ctx, fn) as (...a: unknown[]) => unknown;
+      expect(bound.length).toBe(fn.length);
+      const args = [1, 2, 3, 4, 5].slice(0, Math.max(fn.length, 1));
+      expect(bound.apply(self, args)).toEqual(['bound', self, args]);
+      expect(manager.active().getValue(key)).toBeUndefined();
+    }
+    // Called later from another context, it still runs in the bound one.
+    const other = api.ROOT_CONTEXT.setValue(key, 'other');
+    const later = manager.bind(ctx, () => manager.active().getValue(key));
+    expect(manager.with(other, later)).toBe('bound');
+  });
+
   test('applyInContext goes through the fast path only while one is set, and disable() clears it', () => {
     api.context.setGlobalContextManager(manager);
     try {

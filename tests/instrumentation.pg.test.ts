@@ -29,8 +29,6 @@ const FORMS = [
 beforeAll(async () => {
   buildInstrumentations();
   server = await sharedPostgres();
-  recording = runUnderHarness({ entry: 'pg-forms.cjs', impl: 'ours', env: pgEnv(server) });
-  tree = new SpanTree(recording.spans);
 });
 
 afterAll(async () => {
@@ -42,7 +40,14 @@ function queriesOf(form: string) {
   return tree.childrenOf(parent);
 }
 
-describe('pg instrumentation', () => {
+// Under the stock context manager (the public-API paths) and the agent's (its cheaper function
+// binding and context switches).
+describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manager', (context) => {
+  beforeAll(() => {
+    recording = runUnderHarness({ entry: 'pg-forms.cjs', impl: 'ours', env: pgEnv(server), context });
+    tree = new SpanTree(recording.spans);
+  });
+
   it.each(FORMS)('gives the %s form exactly one CLIENT span, under the caller', (form) => {
     const queries = queriesOf(form);
     expect(queries).toHaveLength(1);
@@ -145,5 +150,40 @@ describe('pg instrumentation', () => {
       });
       expect(point.attributes['db.operation.name']).toMatch(/^SELECT?$/);
     }
+  });
+});
+
+describe('statement summaries (span names)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { summarizeStatement, SUMMARY_CACHE_SIZE } = require('../instrumentations/pg/sql') as typeof import('../instrumentations/pg/sql');
+
+  it.each([
+    ['SELECT id, name FROM users WHERE id = $1', { operation: 'SELECT', collection: 'users' }],
+    ['  /* c */ -- x\n (select * from only "My ""T""" where a = $1)', { operation: 'SELECT', collection: 'My "T"' }],
+    ['SELECT * FROM a JOIN b ON a.id = b.id', { operation: 'SELECT' }],
+    ['SELECT * FROM generate_series(1, 3)', { operation: 'SELECT' }],
+    ['SELECT 1', { operation: 'SELECT' }],
+    ['DELETE FROM public.sessions WHERE expired', { operation: 'DELETE', collection: 'public.sessions' }],
+    ['INSERT INTO orders (id) VALUES ($1)', { operation: 'INSERT', collection: 'orders' }],
+    ['update only accounts set x = 1', { operation: 'UPDATE', collection: 'accounts' }],
+    ['TRUNCATE TABLE logs', { operation: 'TRUNCATE', collection: 'logs' }],
+    ['CREATE TEMP TABLE IF NOT EXISTS scratch (id int)', { operation: 'CREATE', collection: 'scratch' }],
+    ['DROP TABLE a, b', { operation: 'DROP' }],
+    ['BEGIN', { operation: 'BEGIN' }],
+    ['', {}],
+  ])('%j', (text, expected) => {
+    expect(summarizeStatement(text)).toEqual(expected);
+    // Asked again (from the cache), the same answer.
+    expect(summarizeStatement(text)).toEqual(expected);
+  });
+
+  it('summarises each text once, and stays right past the cache size', () => {
+    const first = summarizeStatement('SELECT * FROM cached_table');
+    expect(summarizeStatement('SELECT * FROM cached_table')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    for (let i = 0; i < SUMMARY_CACHE_SIZE + 10; i++) {
+      expect(summarizeStatement(`SELECT * FROM t${i} WHERE id = ${i}`)).toEqual({ operation: 'SELECT', collection: `t${i}` });
+    }
+    expect(summarizeStatement('SELECT * FROM cached_table')).toEqual({ operation: 'SELECT', collection: 'cached_table' });
   });
 });

@@ -133,6 +133,11 @@ export function bindEmitterTo(context: Context, emitter: EventEmitter): void {
   else contextApi.bind(context, emitter);
 }
 
+/** `context.bind(context, fn)` for a function, through the fast path when there is one. */
+export function bindFunctionTo<F extends (...args: never[]) => unknown>(context: Context, fn: F): F {
+  return fast !== undefined ? fast.bind(context, fn) : contextApi.bind(context, fn);
+}
+
 /** `fn.apply(thisArg, args)` with `context` active, through the fast path when there is one. */
 export function applyInContext(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
   if (fast !== undefined) return fast.apply(context, fn, thisArg, args);

@@ -5,18 +5,22 @@
  * `Client#connect` and `Pool#connect` callbacks are bound to the caller's context:
  * otherwise a pooled query would start in whatever context released the client.
  */
-import { context, diag } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
+import { activeContext, applyInContext, bindFunctionTo } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { PgTelemetry, type ConnectionInfo, type QueryOperation } from './telemetry';
+
+// Read once: in the agent's bundle every read of an imported name is a re-export getter call.
+const { diag } = api;
 
 /** The pg versions instrumented. */
 export const PG_VERSIONS = new VersionRange('>=8.0.0 <9.0.0');
@@ -86,7 +90,7 @@ function connectionOf(client: unknown): ConnectionInfo {
 function bindCallbackArg(args: unknown[]): void {
   const last = args.length - 1;
   if (last >= 0 && typeof args[last] === 'function') {
-    args[last] = context.bind(context.active(), args[last] as AnyFunction);
+    args[last] = bindFunctionTo(activeContext(), args[last] as AnyFunction);
   }
 }
 
@@ -186,7 +190,7 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
       const wrapCallback = (callback: AnyFunction): AnyFunction =>
         function queryCallback(this: unknown, ...cbArgs: unknown[]): unknown {
           op.end(cbArgs[0]);
-          return context.with(op.parentContext, () => callback.apply(this, cbArgs));
+          return applyInContext(op.parentContext, callback, this, cbArgs);
         };
       if (lastIndex > 0 && typeof args[lastIndex] === 'function') {
         args[lastIndex] = wrapCallback(args[lastIndex] as AnyFunction);
@@ -254,7 +258,7 @@ function submitTraced(
   }
   try {
     if (typeof submittable.callback === 'function') {
-      submittable.callback = context.bind(op.parentContext, submittable.callback as AnyFunction);
+      submittable.callback = bindFunctionTo(op.parentContext, submittable.callback as AnyFunction);
     }
   } catch (err) {
     diag.debug('otlp-mmap: pg submittable callback not bound', err);

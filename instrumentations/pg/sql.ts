@@ -38,19 +38,48 @@ function unquote(name: string): string {
     .join('.');
 }
 
+/** Statements named by a table right after their keyword(s), matched once per statement text. */
+function tablePattern(keyword: string): RegExp {
+  return new RegExp(String.raw`${keyword}\s+${QUALIFIED}(\s*,)?(\s*\()?`, 'i');
+}
+
+const AFTER_FROM = tablePattern(String.raw`\bfrom(?:\s+only)?`);
+const AFTER_INSERT = tablePattern(String.raw`^insert\s+into`);
+const AFTER_UPDATE = tablePattern(String.raw`^update(?:\s+only)?`);
+const AFTER_TRUNCATE = tablePattern(String.raw`^truncate(?:\s+table)?(?:\s+only)?`);
+const AFTER_DDL = tablePattern(String.raw`^\w+\s+(?:(?:temp|temporary|unlogged)\s+)?table(?:\s+if(?:\s+not)?\s+exists)?`);
+
 /** The table named right after `keyword`, when the statement names only that one. */
-function singleTableAfter(body: string, keyword: RegExp, functionsPossible = false): string | undefined {
-  const match = new RegExp(String.raw`${keyword.source}\s+${QUALIFIED}(\s*,)?(\s*\()?`, 'i').exec(body);
+function singleTableAfter(body: string, pattern: RegExp, functionsPossible = false): string | undefined {
+  const match = pattern.exec(body);
   if (!match || match[2]) return undefined; // no table, or a list of tables
   if (functionsPossible && match[3]) return undefined; // FROM generate_series(...): a function, not a table
   // A join, a second FROM (subquery) or a USING clause means more than one collection.
   const from = body.match(/\bfrom\b/gi)?.length ?? 0;
   if (/\bjoin\b/i.test(body) || from > 1 || /\busing\b/i.test(body)) return undefined;
-  return unquote(match[1]);
+  return unquote(match[1]!);
 }
 
-/** Summarises a statement's text. */
+/**
+ * Most statements the summaries of which are kept. An app runs a fixed set of statement texts
+ * (values go in parameters), so the same few are summarised over and over; past this many
+ * distinct texts (an app building SQL with values inlined), the cache starts over.
+ */
+export const SUMMARY_CACHE_SIZE = 512;
+const summaries = new Map<string, StatementSummary>();
+
+/** Summarises a statement's text (the result is shared: do not modify it). */
 export function summarizeStatement(text: string): StatementSummary {
+  let summary = summaries.get(text);
+  if (summary === undefined) {
+    if (summaries.size >= SUMMARY_CACHE_SIZE) summaries.clear();
+    summary = Object.freeze(summarize(text));
+    summaries.set(text, summary);
+  }
+  return summary;
+}
+
+function summarize(text: string): StatementSummary {
   const body = stripLead(text);
   const keyword = /^([A-Za-z]+)/.exec(body)?.[1];
   if (!keyword) return {};
@@ -59,21 +88,21 @@ export function summarizeStatement(text: string): StatementSummary {
   switch (operation) {
     case 'SELECT':
     case 'DELETE':
-      collection = singleTableAfter(body, /\bfrom(?:\s+only)?/, true);
+      collection = singleTableAfter(body, AFTER_FROM, true);
       break;
     case 'INSERT':
-      collection = singleTableAfter(body, /^insert\s+into/);
+      collection = singleTableAfter(body, AFTER_INSERT);
       break;
     case 'UPDATE':
-      collection = singleTableAfter(body, /^update(?:\s+only)?/);
+      collection = singleTableAfter(body, AFTER_UPDATE);
       break;
     case 'TRUNCATE':
-      collection = singleTableAfter(body, /^truncate(?:\s+table)?(?:\s+only)?/);
+      collection = singleTableAfter(body, AFTER_TRUNCATE);
       break;
     case 'CREATE':
     case 'DROP':
     case 'ALTER':
-      collection = singleTableAfter(body, /^\w+\s+(?:(?:temp|temporary|unlogged)\s+)?table(?:\s+if(?:\s+not)?\s+exists)?/);
+      collection = singleTableAfter(body, AFTER_DDL);
       break;
     default:
       break;

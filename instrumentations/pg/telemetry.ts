@@ -4,11 +4,8 @@
  * `db.client.operation.duration` histogram. The hooks in `instrumentation.ts`
  * decide when a query starts and ends; this file decides what is recorded.
  */
+import * as api from '@opentelemetry/api';
 import {
-  context,
-  SpanKind,
-  trace,
-  ValueType,
   type Attributes,
   type Context,
   type Histogram,
@@ -29,8 +26,12 @@ import {
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
   METRIC_DB_CLIENT_OPERATION_DURATION,
 } from '@opentelemetry/semantic-conventions';
+import { activeContext } from '../common/context';
 import { errorType, recordFailure } from '../common/errors';
 import { summarizeStatement } from './sql';
+
+// Read once: in the agent's bundle every read of an imported name is a re-export getter call.
+const { SpanKind, trace, ValueType } = api;
 
 /** Where a client is connected. */
 export interface ConnectionInfo {
@@ -114,7 +115,7 @@ export class PgTelemetry {
    * @param connection where the client is connected
    */
   startQuery(text: string | undefined, connection: ConnectionInfo): QueryOperation {
-    const parentContext = context.active();
+    const parentContext = activeContext();
     const { operation, collection } = text === undefined ? {} : summarizeStatement(text);
     const common: Attributes = { [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL };
     if (connection.database) common[ATTR_DB_NAMESPACE] = connection.database;
