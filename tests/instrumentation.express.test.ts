@@ -82,6 +82,10 @@ describe.each(shapes)('$entry, $context context manager', ({ entry, major, conte
     }
   });
 
+  it('lets the response go once it has closed, though the request context lives on', () => {
+    expect(recording.facts.responseReleased).toEqual({ heldBefore: true, heldAfter: false });
+  });
+
   it('renames the server span after the route and sets http.route', () => {
     const serverSpan = tree.serverSpan('/users/1');
     expect(serverSpan.name).toBe('GET /users/:id');

@@ -28,8 +28,11 @@ export abstract class ServerRequestInfo {
   protected constructor(
     /** The server span. */
     readonly span: Span,
-    /** The response the server is writing (a framework checks it is handling the same one). */
-    readonly response: object,
+    /**
+     * The response the server is writing (a framework checks it is handling the same one);
+     * `undefined` once it has closed, so a context kept alive by a timer does not keep it.
+     */
+    public response: object | undefined,
   ) {}
 
   /**

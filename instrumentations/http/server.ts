@@ -89,7 +89,7 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
   emitted(event: string | symbol, arg: unknown): void {
     try {
       if (event === 'finish') this.finished = true;
-      else if (event === 'close') this.close(this.response as ServerResponse);
+      else if (event === 'close' && this.response !== undefined) this.close(this.response as ServerResponse);
       else if (event === 'error') this.fail(arg);
     } catch (e) {
       reportOnce('http server span end', e);
@@ -121,6 +121,8 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
   close(res: ServerResponse): void {
     if (this.closed) return;
     this.closed = true;
+    // The request's context can outlive the response (a timer started by a handler): let it go.
+    this.response = undefined;
     const pending = this.pending;
     if (pending !== undefined) {
       this.pending = undefined;
