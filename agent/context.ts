@@ -17,7 +17,7 @@
  */
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { executionAsyncResource, type AsyncLocalStorage } from 'node:async_hooks';
+import { executionAsyncId, executionAsyncResource, type AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { fastContext, setFastContext, type EmitObserver, type FastContext } from '../instrumentations/common/context';
 
@@ -65,7 +65,7 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
     if (key !== undefined && this.storageEnabled()) {
       // What AsyncLocalStorage#run does, without its second store look-up, its rest array and
       // its extra calls: the store of the current async resource is set for the call and put back.
-      const resource = executionAsyncResource() as Record<symbol, unknown>;
+      const resource = currentResource();
       const previous = resource[key];
       if (previous === context) return fn.apply(thisArg, args as never[]);
       resource[key] = context;
@@ -109,7 +109,7 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
   /** The current store, or {@link NO_STORE} when the storage is not enabled. */
   private currentStore(): unknown {
     if (!this.storageEnabled()) return NO_STORE;
-    return (executionAsyncResource() as Record<symbol, unknown>)[this.storeKey!];
+    return currentResource()[this.storeKey!];
   }
 }
 
@@ -120,6 +120,26 @@ interface AlsInternals {
 }
 
 const NO_STORE: unique symbol = Symbol('otlp-mmap.noStore');
+
+let lastAsyncId = -1;
+let lastResource: Record<symbol, unknown> = {};
+
+/**
+ * `executionAsyncResource()`, remembered for the current async id. Within one callback (a request
+ * being handled: the http server, every express layer, the response's events) the manager asks
+ * for the resource dozens of times, and for a resource created in C++ (a socket's, a parser's)
+ * each ask is a call into Node's C++. An async id names one resource for good, so while the id
+ * is the same the resource is too (ids 0 and 1, "unknown" and the top level, are not
+ * remembered). The last resource stays referenced until the next id comes along.
+ */
+function currentResource(): Record<symbol, unknown> {
+  const id = executionAsyncId();
+  if (id === lastAsyncId && id > 1) return lastResource;
+  const resource = executionAsyncResource() as Record<symbol, unknown>;
+  lastAsyncId = id;
+  lastResource = resource;
+  return resource;
+}
 
 interface StorageOwner {
   _asyncLocalStorage: AsyncLocalStorage<Context>;

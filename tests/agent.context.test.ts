@@ -235,6 +235,37 @@ describe("the agent's context manager as the instrumentations' FastContext", () 
     expect(manager.with(b, (x: number) => [at(), x], undefined, 5)).toEqual(['b', 5]);
   });
 
+  test('switches in interleaved callbacks of different async resources keep each its own context', async () => {
+    manager.apply(api.ROOT_CONTEXT, () => undefined, undefined, []); // enable the storage
+    const at = (): unknown => manager.active().getValue(key);
+    const seen: string[] = [];
+    const work = (name: string) =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          seen.push(`${name} before: ${String(at())}`);
+          manager.apply(
+            api.ROOT_CONTEXT.setValue(key, name),
+            () => {
+              setTimeout(() => {
+                seen.push(`${name} later: ${String(at())}`);
+                resolve();
+              }, 2);
+              process.nextTick(() => seen.push(`${name} tick: ${String(at())}`));
+            },
+            undefined,
+            [],
+          );
+          seen.push(`${name} after: ${String(at())}`);
+        }),
+      );
+    await Promise.all([work('one'), work('two'), work('three')]);
+    for (const name of ['one', 'two', 'three']) {
+      expect(seen.filter((x) => x.startsWith(`${name} `)).sort()).toEqual(
+        [`${name} after: undefined`, `${name} before: undefined`, `${name} later: ${name}`, `${name} tick: ${name}`].sort(),
+      );
+    }
+  });
+
   test('bind(context, fn): each call runs fn in the context with its this and arguments; length is kept', () => {
     const ctx = api.ROOT_CONTEXT.setValue(key, 'bound');
     const self = { tag: 'self' };
