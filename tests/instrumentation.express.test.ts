@@ -238,3 +238,21 @@ describe.each(shapes)('$entry, $context context manager', ({ entry, major, conte
     expect(clientDuration?.points.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(5 + express5Only.length + edge.length);
   });
 });
+
+describe('LayerOptions (a layer span\'s attributes, made once per description and route)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { LayerOptions } = require('../instrumentations/express/telemetry') as typeof import('../instrumentations/express/telemetry');
+  const options = new LayerOptions({ type: 'request_handler', name: '/users/:id', spanName: 'request handler - /users/:id' });
+
+  it('gives the same frozen options again for the same route, and new ones when the route changes', () => {
+    const plain = options.for(undefined);
+    expect(plain).toEqual({ attributes: { 'express.name': '/users/:id', 'express.type': 'request_handler' } });
+    expect(options.for(undefined)).toBe(plain);
+    const a = options.for('/users/:id');
+    expect(a.attributes).toEqual({ 'http.route': '/users/:id', 'express.name': '/users/:id', 'express.type': 'request_handler' });
+    expect(options.for('/users/:id')).toBe(a);
+    expect(options.for('/v2/users/:id').attributes?.['http.route']).toBe('/v2/users/:id');
+    expect(options.for('/users/:id').attributes?.['http.route']).toBe('/users/:id');
+    expect([Object.isFrozen(plain), Object.isFrozen(plain.attributes), Object.isFrozen(a.attributes)]).toEqual([true, true, true]);
+  });
+});

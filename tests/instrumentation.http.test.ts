@@ -614,3 +614,31 @@ describe('parity with @opentelemetry/instrumentation-http 0.223 (plain.cjs)', ()
     expect(portless(ours, HTTP_SCOPE)).toEqual(portless(official, '@opentelemetry/instrumentation-http'));
   });
 });
+
+describe('parseHost (server.address / server.port from Host)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseHost } = require('../instrumentations/http/semconv') as typeof import('../instrumentations/http/semconv');
+  const cases: [string, { host: string; port: number | undefined } | undefined][] = [
+    ['example.com', { host: 'example.com', port: undefined }],
+    ['example.com:8080', { host: 'example.com', port: 8080 }],
+    ['[::1]:8443', { host: '::1', port: 8443 }],
+    ['[::1]', { host: '::1', port: undefined }],
+    ['::1', { host: '::1', port: undefined }],
+    ['example.com:99999', { host: 'example.com', port: undefined }],
+    ['[::1', undefined],
+    ['', undefined],
+  ];
+
+  it.each(cases)('%j', (value, expected) => {
+    expect(parseHost(value)).toEqual(expected);
+  });
+
+  it('answers right when the same value repeats and when values alternate (the last one is remembered)', () => {
+    for (let round = 0; round < 3; round++) {
+      for (const [value, expected] of cases) {
+        expect(parseHost(value)).toEqual(expected);
+        expect(parseHost(value)).toEqual(expected);
+      }
+    }
+  });
+});

@@ -23,7 +23,7 @@ import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { layerPathOf, RequestRoute, requestRouteOf, type RouteNode } from './routePath';
-import { describeLayer, ExpressTelemetry, type LayerDescription, type LayerShape, type LayerSpan } from './telemetry';
+import { describeLayer, ExpressTelemetry, LayerOptions, type LayerDescription, type LayerShape, type LayerSpan } from './telemetry';
 
 // Read once, not at each use: in the agent's bundle every access to an imported name
 // goes through re-export getters, which showed in per-request profiles.
@@ -174,6 +174,7 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     // through; it is kept for the last chain seen (nearly always the only one).
     let describedChain: RouteNode | undefined;
     let description: LayerDescription | undefined;
+    let options: LayerOptions | undefined;
 
     const traced = function (this: unknown, ...args: unknown[]): unknown {
       const req = args[0] as ExpressRequest | undefined;
@@ -210,11 +211,12 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
         }
         const httpRoute = chain.matchedRoute(requestRoute, req);
         telemetry.routeMatched(rpc, req, httpRoute);
-        if (chain !== describedChain || description === undefined) {
+        if (chain !== describedChain || description === undefined || options === undefined) {
           description = describeLayer(layer, chain.route, layerPath);
+          options = new LayerOptions(description);
           describedChain = chain;
         }
-        span = telemetry.startLayer(parentContext, description, httpRoute);
+        span = telemetry.startLayer(parentContext, description, options.for(httpRoute));
       } catch (err) {
         diag.debug('otlp-mmap: express span not started', err);
       }

@@ -5,7 +5,7 @@
  * decide when; this file decides what.
  */
 import * as api from '@opentelemetry/api';
-import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import * as core from '@opentelemetry/core';
 import type { RPCMetadata } from '@opentelemetry/core';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
@@ -33,10 +33,38 @@ export interface LayerShape {
 
 /** How a layer is reported. */
 export interface LayerDescription {
-  type: LayerType;
+  readonly type: LayerType;
   /** `express.name`. */
-  name: string;
-  spanName: string;
+  readonly name: string;
+  readonly spanName: string;
+}
+
+/**
+ * A layer's span options (its attributes), made once per description and route: a layer is
+ * described once per chain of mount paths and nearly always reports one route, so the same
+ * frozen options serve every request.
+ */
+export class LayerOptions {
+  private plain: SpanOptions | undefined = undefined;
+  private routedFor: string | undefined = undefined;
+  private routed: SpanOptions | undefined = undefined;
+
+  constructor(private readonly description: LayerDescription) {}
+
+  for(httpRoute: string | undefined): SpanOptions {
+    const d = this.description;
+    if (httpRoute === undefined) {
+      // Literal keys (ATTR_EXPRESS_NAME, ATTR_EXPRESS_TYPE): V8 builds such an object from a template.
+      return (this.plain ??= Object.freeze({ attributes: Object.freeze({ 'express.name': d.name, 'express.type': d.type }) }));
+    }
+    if (this.routed === undefined || this.routedFor !== httpRoute) {
+      this.routedFor = httpRoute;
+      this.routed = Object.freeze({
+        attributes: Object.freeze({ 'http.route': httpRoute, 'express.name': d.name, 'express.type': d.type }),
+      });
+    }
+    return this.routed;
+  }
 }
 
 function isRouter(layer: LayerShape): boolean {
@@ -169,15 +197,10 @@ export class ExpressTelemetry {
    * {@link tracedContext} returned). Returns `undefined` when that context has no span.
    * A router's span is ended at once and its layers stay children of the request's span.
    */
-  startLayer(parentContext: Context, description: LayerDescription, httpRoute: string | undefined): LayerSpan | undefined {
+  startLayer(parentContext: Context, description: LayerDescription, options: SpanOptions): LayerSpan | undefined {
     const parentSpan = trace.getSpan(parentContext);
     if (parentSpan === undefined) return undefined;
-    // Literal keys (ATTR_HTTP_ROUTE, ATTR_EXPRESS_NAME, ATTR_EXPRESS_TYPE): V8 builds such an object from a template.
-    const attributes: Attributes =
-      httpRoute === undefined
-        ? { 'express.name': description.name, 'express.type': description.type }
-        : { 'http.route': httpRoute, 'express.name': description.name, 'express.type': description.type };
-    const span = this.tracer().startSpan(description.spanName, { attributes }, parentContext);
+    const span = this.tracer().startSpan(description.spanName, options, parentContext);
     if (description.type === 'router') {
       const marker = new RecordingLayerSpan(span, parentContext, parentContext, parentSpan);
       marker.end();

@@ -64,8 +64,28 @@ export function spanNameFor(normalized: string): string {
   return normalized === '_OTHER' ? 'HTTP' : normalized;
 }
 
-/** Host and optional port from a `Host` value (`example.com`, `example.com:8080`, `[::1]:8080`). */
-export function parseHost(value: string): { host: string; port: number | undefined } | undefined {
+/** A `Host` value taken apart (shared between calls: do not modify). */
+export interface HostAndPort {
+  readonly host: string;
+  readonly port: number | undefined;
+}
+
+let lastHostValue: string | undefined;
+let lastHost: HostAndPort | undefined;
+
+/**
+ * Host and optional port from a `Host` value (`example.com`, `example.com:8080`, `[::1]:8080`).
+ * A server sees the same few values over and over: the last one is remembered.
+ */
+export function parseHost(value: string): HostAndPort | undefined {
+  if (value === lastHostValue) return lastHost;
+  const parsed = parseHostValue(value);
+  lastHostValue = value;
+  lastHost = parsed === undefined ? undefined : Object.freeze(parsed);
+  return lastHost;
+}
+
+function parseHostValue(value: string): HostAndPort | undefined {
   if (value.length === 0) return undefined;
   let host: string;
   let rest: string;
