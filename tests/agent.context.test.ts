@@ -155,6 +155,33 @@ describe("the agent's context manager as the instrumentations' FastContext", () 
     expect(ee.listeners('close')).toHaveLength(1);
   });
 
+  test('a bound emit keeps what EventEmitter#emit returns and throws, with or without listeners', () => {
+    const ctx = api.ROOT_CONTEXT.setValue(key, 'ctx');
+    const ee = new EventEmitter();
+    manager.bind(ctx, ee);
+    expect(ee.emit('nobody')).toBe(false);
+    // 'error' without a listener still throws, and errorMonitor listeners still hear it first.
+    const monitored: unknown[] = [];
+    ee.on(require('node:events').errorMonitor, (e: Error) => monitored.push([e.message, manager.active().getValue(key)]));
+    expect(() => ee.emit('error', new Error('unhandled'))).toThrow('unhandled');
+    expect(monitored).toEqual([['unhandled', 'ctx']]);
+    ee.on('x', () => undefined);
+    expect(ee.emit('x')).toBe(true);
+    // An emitter whose class overrides emit (it may forward events) runs its override even with
+    // no listener, in the bound context.
+    class Forwarding extends EventEmitter {
+      forwarded: unknown[] = [];
+      override emit(event: string | symbol, ...args: unknown[]): boolean {
+        this.forwarded.push([event, manager.active().getValue(key)]);
+        return super.emit(event, ...args);
+      }
+    }
+    const fwd = new Forwarding();
+    manager.bind(ctx, fwd);
+    expect(fwd.emit('nobody')).toBe(false);
+    expect(fwd.forwarded).toEqual([['nobody', 'ctx']]);
+  });
+
   test('the first binding wins, observed or not', () => {
     const first = api.ROOT_CONTEXT.setValue(key, 'first');
     const second = api.ROOT_CONTEXT.setValue(key, 'second');
