@@ -116,31 +116,14 @@ export class IdGenerator {
 
   /** A new trace id, never all zero: its 16 bytes into `out`, its 32 hex characters returned. */
   traceIdInto(out: Uint8Array): string {
-    let a: number, b: number, c: number, d: number;
-    do {
-      a = this.next();
-      b = this.next();
-      c = this.next();
-      d = this.next();
-    } while ((a | b | c | d) === 0);
-    putWord(out, 0, a);
-    putWord(out, 4, b);
-    putWord(out, 8, c);
-    putWord(out, 12, d);
-    // Two flat halves: the recorder gets the bytes, so nothing reads this string per span.
-    return hex16(a, b) + hex16(c, d);
+    this.traceIdBytes(out);
+    return hexOf(out);
   }
 
   /** A new span id, never all zero: its 8 bytes into `out`, its 16 hex characters returned. */
   spanIdInto(out: Uint8Array): string {
-    let a: number, b: number;
-    do {
-      a = this.next();
-      b = this.next();
-    } while ((a | b) === 0);
-    putWord(out, 0, a);
-    putWord(out, 4, b);
-    return hex16(a, b);
+    this.spanIdBytes(out);
+    return hexOf(out);
   }
 }
 
