@@ -45,8 +45,8 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
   }
 
   override active(): Context {
-    const store = this.storeKey !== undefined ? this.currentStore() : NO_STORE;
-    if (store !== NO_STORE) return (store as Context | undefined) ?? ROOT_CONTEXT;
+    const key = this.storeKey;
+    if (key !== undefined && this.storageEnabled()) return (currentResource()[key] as Context | undefined) ?? ROOT_CONTEXT;
     return super.active();
   }
 
@@ -105,12 +105,6 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
   private storageEnabled(): boolean {
     return ((this as unknown as StorageOwner)._asyncLocalStorage as unknown as AlsInternals).enabled === true;
   }
-
-  /** The current store, or {@link NO_STORE} when the storage is not enabled. */
-  private currentStore(): unknown {
-    if (!this.storageEnabled()) return NO_STORE;
-    return currentResource()[this.storeKey!];
-  }
 }
 
 /** Node's AsyncLocalStorage internals used by {@link ContextManager}'s fast path. */
@@ -118,8 +112,6 @@ interface AlsInternals {
   kResourceStore: symbol;
   enabled: boolean;
 }
-
-const NO_STORE: unique symbol = Symbol('otlp-mmap.noStore');
 
 let lastAsyncId = -1;
 let lastResource: Record<symbol, unknown> = {};

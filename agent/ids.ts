@@ -80,12 +80,16 @@ export class IdGenerator {
 
   /** A new 32-hex-character trace id, never all zero. */
   traceId(): string {
-    return this.traceIdInto(new Uint8Array(16));
+    const bytes = new Uint8Array(16);
+    this.traceIdBytes(bytes);
+    return hexOf(bytes);
   }
 
   /** A new 16-hex-character span id, never all zero. */
   spanId(): string {
-    return this.spanIdInto(new Uint8Array(8));
+    const bytes = new Uint8Array(8);
+    this.spanIdBytes(bytes);
+    return hexOf(bytes);
   }
 
   /** A new trace id, never all zero: its 16 bytes into `out` (no hex made: see {@link hexOf}). */
@@ -112,18 +116,6 @@ export class IdGenerator {
     } while ((a | b) === 0);
     putWord(out, 0, a);
     putWord(out, 4, b);
-  }
-
-  /** A new trace id, never all zero: its 16 bytes into `out`, its 32 hex characters returned. */
-  traceIdInto(out: Uint8Array): string {
-    this.traceIdBytes(out);
-    return hexOf(out);
-  }
-
-  /** A new span id, never all zero: its 8 bytes into `out`, its 16 hex characters returned. */
-  spanIdInto(out: Uint8Array): string {
-    this.spanIdBytes(out);
-    return hexOf(out);
   }
 }
 

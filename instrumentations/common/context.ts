@@ -95,7 +95,7 @@ export interface EmitObserver {
 export interface FastContext {
   /** The active context (`context.active()` without the API's look-up of its global). */
   active(): Context;
-  /** `context.bind(context, emitter)` for an emitter (see {@link bindObserved}). */
+  /** `context.bind(context, target)` for an emitter (see {@link bindObserved}) or a function. */
   bind<T>(context: Context, target: T): T;
   /** `fn.apply(thisArg, args)` with `context` active: `context.with` without copying `args` twice. */
   apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown;
@@ -127,15 +127,9 @@ export function activeContext(): Context {
   return fast !== undefined ? fast.active() : contextApi.active();
 }
 
-/** `context.bind(context, emitter)`, through the fast path when there is one. */
-export function bindEmitterTo(context: Context, emitter: EventEmitter): void {
-  if (fast !== undefined) fast.bind(context, emitter);
-  else contextApi.bind(context, emitter);
-}
-
-/** `context.bind(context, fn)` for a function, through the fast path when there is one. */
-export function bindFunctionTo<F extends (...args: never[]) => unknown>(context: Context, fn: F): F {
-  return fast !== undefined ? fast.bind(context, fn) : contextApi.bind(context, fn);
+/** `context.bind(context, target)` (an emitter or a function), through the fast path when there is one. */
+export function bindTo<T>(context: Context, target: T): T {
+  return fast !== undefined ? fast.bind(context, target) : contextApi.bind(context, target);
 }
 
 /** `fn.apply(thisArg, args)` with `context` active, through the fast path when there is one. */

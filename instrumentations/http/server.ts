@@ -17,7 +17,7 @@ import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/ap
 import { setRPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bindEmitterTo, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
+import { applyInContext, bindTo, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
@@ -48,7 +48,7 @@ import {
 } from './semconv';
 
 // The API singletons, read once (in the agent's bundle every property read of an import is a getter call).
-const { context: contextApi, propagation, trace, SpanKind, SpanStatusCode } = api;
+const { propagation, trace, SpanKind, SpanStatusCode } = api;
 
 const kServerRequest = Symbol('otlp-mmap.http.serverRequest');
 /** Marks our wrappers (a registered symbol, so tests and other copies of the agent can see it). */
@@ -247,9 +247,7 @@ export class HttpServerTelemetry extends HttpTelemetry {
       reportOnce('http server span start', e);
     }
     if (state === undefined) return original.apply(server, args as unknown as [string, ...unknown[]]);
-    const fast = fastContext();
-    if (fast !== undefined) return fast.apply(state.context, emitRequest, undefined, [state, server, original, args]) as boolean;
-    return contextApi.with(state.context, emitRequest, undefined, state, server, original, args);
+    return applyInContext(state.context, emitRequest, undefined, [state, server, original, args]) as boolean;
   }
 
   private start(req: IncomingMessage, res: TrackedResponse, scheme: 'http' | 'https'): ServerRequest | undefined {
@@ -329,12 +327,12 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const ctx = setRPCMetadata(trace.setSpan(parent, span), state);
     state.context = ctx;
     // Listeners the app adds to req/res (body parsers, 'finish' hooks) run in the request's context.
-    bindEmitterTo(ctx, req as EventEmitter);
+    bindTo(ctx, req as EventEmitter);
     // The response's 'close' ends the span: seen from its bound emit when the agent's context
     // manager is in use (nothing added to the response), else through listeners.
     const fast = fastContext();
     if (fast === undefined || !fast.bindObserved(ctx, res as EventEmitter, state)) {
-      contextApi.bind(ctx, res as EventEmitter);
+      bindTo(ctx, res as EventEmitter);
       res[kServerRequest] = state;
       res.on('close', onResponseClose);
       res.on(errorMonitor, onResponseError);

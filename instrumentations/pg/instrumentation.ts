@@ -12,7 +12,7 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { activeContext, applyInContext, bindFunctionTo } from '../common/context';
+import { activeContext, applyInContext, bindTo } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
@@ -90,7 +90,7 @@ function connectionOf(client: unknown): ConnectionInfo {
 function bindCallbackArg(args: unknown[]): void {
   const last = args.length - 1;
   if (last >= 0 && typeof args[last] === 'function') {
-    args[last] = bindFunctionTo(activeContext(), args[last] as AnyFunction);
+    args[last] = bindTo(activeContext(), args[last] as AnyFunction);
   }
 }
 
@@ -258,7 +258,7 @@ function submitTraced(
   }
   try {
     if (typeof submittable.callback === 'function') {
-      submittable.callback = bindFunctionTo(op.parentContext, submittable.callback as AnyFunction);
+      submittable.callback = bindTo(op.parentContext, submittable.callback as AnyFunction);
     }
   } catch (err) {
     diag.debug('otlp-mmap: pg submittable callback not bound', err);
