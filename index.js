@@ -230,6 +230,19 @@ function hexInto(buf, pos, s, bytes) {
 
 const INITIAL_CALL_BUFFER = 64 * 1024;
 
+/**
+ * True when `o` always reads the same: frozen, a plain object (so no inherited enumerable keys)
+ * and no getters. Checked once per object, before its encoding is remembered.
+ */
+function isConstantObject(o) {
+  if (!Object.isFrozen(o)) return false;
+  const proto = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const descriptors = Object.getOwnPropertyDescriptors(o);
+  for (const k in descriptors) if (!('value' in descriptors[k])) return false;
+  return true;
+}
+
 class RecorderImpl {
   constructor(file, options) {
     const native = loadNative();
@@ -271,6 +284,10 @@ class RecorderImpl {
     this._idBytes = new Uint8Array(ID_CACHE_SLOTS * 16);
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
+    // Frozen attribute objects (an instrumentation's per-route attributes, made once and reused
+    // for every request) -> their encoding in the call buffer: a frozen object's keys and
+    // values cannot change, so it is encoded once and copied after that.
+    this._frozen = new WeakMap();
   }
 
   // ---- call buffer
@@ -494,6 +511,19 @@ class RecorderImpl {
       return;
     }
     if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new TypeError(`${arg} must be a plain object of attributes, got ${describe(attrs)}`);
+    const cached = this._frozen.get(attrs);
+    if (cached !== undefined && !this._whole) {
+      // The count and the entries, as encoded the first time (every key was interned then).
+      const n = cached.length;
+      this._pos = at;
+      this._ensure(n);
+      const buf = this._buf;
+      for (let i = 0; i < n; i++) buf[at + i] = cached[i];
+      this._pos = at + n;
+      return;
+    }
+    const pendingBefore = this._npending;
+    let shallow = true;
     // The hot loop keeps the write position in a local and inlines the common
     // cases (short strings, small integers); everything else goes through _value.
     const keys = this._keys;
@@ -538,6 +568,8 @@ class RecorderImpl {
         buf[pos + 1] = v ? 1 : 0;
         pos += 2;
       } else {
+        // An array or bytes can change inside a frozen object: such attributes are not remembered.
+        if (typeof v === 'object') shallow = false;
         this._pos = pos;
         this._value(v, arg, 0, false, k);
         pos = this._pos;
@@ -546,6 +578,11 @@ class RecorderImpl {
     }
     this._dv.setUint32(at, n, true);
     this._pos = pos;
+    // Remembered only once every key has a ref (no key waits for interning) and when strings
+    // were cut to a slot as usual (not a dictionary entry's whole strings).
+    if (shallow && this._npending === pendingBefore && !this._whole && isConstantObject(attrs)) {
+      this._frozen.set(attrs, Uint8Array.prototype.slice.call(this._buf, at, pos));
+    }
   }
   _ref(r, kind, arg, what) {
     if (this._refs.get(r) !== kind) {

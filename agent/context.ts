@@ -83,6 +83,22 @@ export class ContextManager extends AsyncLocalStorageContextManager implements F
     return storage.run(context, applyWith, fn as (...a: unknown[]) => unknown, thisArg, args);
   }
 
+  call3(context: Context, fn: (a: never, b: never, c: never) => unknown, thisArg: unknown, a: unknown, b: unknown, c: unknown): unknown {
+    const key = this.storeKey;
+    if (key === undefined || !this.storageEnabled()) return this.apply(context, fn as (...args: never[]) => unknown, thisArg, [a, b, c]);
+    // As `apply`, with the three arguments passed as they are.
+    const resource = currentResource();
+    const previous = resource[key];
+    const call = fn as (this: unknown, a: unknown, b: unknown, c: unknown) => unknown;
+    if (previous === context) return call.call(thisArg, a, b, c);
+    resource[key] = context;
+    try {
+      return call.call(thisArg, a, b, c);
+    } finally {
+      resource[key] = previous;
+    }
+  }
+
   override bind<T>(context: Context, target: T): T {
     if (typeof target === 'function') return bindFunction(this, context, target as unknown as (...args: never[]) => unknown) as T;
     if (target instanceof EventEmitter) {

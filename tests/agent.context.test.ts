@@ -316,6 +316,38 @@ describe("the agent's context manager as the instrumentations' FastContext", () 
     expect(manager.with(other, later)).toBe('bound');
   });
 
+  test('call3InContext runs fn with its this and three arguments in the context, puts the previous one back (after a throw too), either way', () => {
+    api.context.setGlobalContextManager(manager);
+    try {
+      const ctx = api.ROOT_CONTEXT.setValue(key, 'inside');
+      const outer = api.ROOT_CONTEXT.setValue(key, 'outer');
+      const self = { me: true };
+      const fn = function (this: unknown, a: unknown, b: unknown, c: unknown): unknown {
+        return [api.context.active().getValue(key), this, a, b, c, arguments.length];
+      };
+      const boom = (): never => {
+        throw new Error('boom');
+      };
+      const check = (): void => {
+        api.context.with(outer, () => {
+          expect(common.call3InContext(ctx, fn as never, self, 1, 'two', undefined)).toEqual(['inside', self, 1, 'two', undefined, 3]);
+          expect(api.context.active().getValue(key)).toBe('outer');
+          // Already active: runs as it is.
+          expect(common.call3InContext(outer, fn as never, self, 1, 2, 3)).toEqual(['outer', self, 1, 2, 3, 3]);
+          expect(() => common.call3InContext(ctx, boom as never, self, 1, 2, 3)).toThrow('boom');
+          expect(api.context.active().getValue(key)).toBe('outer');
+        });
+      };
+      check();
+      const spy = jest.spyOn(manager, 'call3');
+      common.setFastContext(manager);
+      check();
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      api.context.disable();
+    }
+  });
+
   test('applyInContext goes through the fast path only while one is set, and disable() clears it', () => {
     api.context.setGlobalContextManager(manager);
     try {

@@ -1,7 +1,7 @@
 // Every recorder method writes exactly the fields it was given. Each test
 // writes through the native recorder and decodes the file with the independent
 // JS reader (tests/support/mmap-reader.ts), then compares field by field.
-import { openRecorder, Recorder } from '../index';
+import { openRecorder, Recorder, type Attributes } from '../index';
 import { attributesMap, attributesObject, JsKeyValue, JsSpanEvent, MmapFile, readMmapFile } from './support/mmap-reader';
 import { bytesOf, nowBracket, tempDir, toHex } from './fixtures/recorder/helpers';
 
@@ -329,6 +329,86 @@ describe('the recorder writes exactly the fields it was given', () => {
     const s = onlySpan(read(path));
     if (s.event.type !== 'start') throw new Error('not a start');
     expectAttrs(s.event.attributes, { c: { string: 'kept' } });
+  });
+
+  describe('a frozen attributes object is encoded once and then copied (the agent reuses such objects per route)', () => {
+    function startAttributes(path: string): Record<string, unknown>[] {
+      const out: Record<string, unknown>[] = [];
+      for (const m of read(path).spans.messages) if (m.message.event.type === 'start') out.push(attributesObject(m.message.event.attributes));
+      return out;
+    }
+
+    test('every use writes the same attributes as the first, new keys included, in any call', () => {
+      const { rec, path } = fresh();
+      const scope = scopeOf(rec);
+      const attrs = Object.freeze({ 'fresh.key': 'v', n: 7, yes: true, d: 2.5, big: 5n, skipped: undefined });
+      for (let i = 0; i < 3; i++) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, `s${i}`, 1, T1, attrs);
+      rec.recordSpanAttributes(scope, TRACE, SPAN, attrs);
+      rec.recordEvent(scope, null, 0, T1, attrs);
+      rec.close();
+      const expected = { 'fresh.key': 'v', n: 7n, yes: true, d: 2.5, big: 5n };
+      expect(startAttributes(path)).toEqual([expected, expected, expected]);
+      const f = read(path);
+      const late = f.spans.messages[3].message.event;
+      if (late.type !== 'attributes') throw new Error('not attributes');
+      expect(attributesObject(late.attributes)).toEqual(expected);
+      expect(attributesObject(f.events.messages[0].message.attributes)).toEqual(expected);
+    });
+
+    test('objects that can read differently are encoded every time: getters, arrays inside, inherited keys, unfrozen', () => {
+      const { rec, path } = fresh();
+      const scope = scopeOf(rec);
+      let reads = 0;
+      const getter = Object.freeze({
+        get g(): string {
+          reads++;
+          return `read ${reads}`;
+        },
+      });
+      const list = ['a'];
+      const withArray = Object.freeze({ list });
+      const inherited = Object.freeze(Object.assign(Object.create({ parent: 'p1' }) as Record<string, unknown>, { own: 'o' }));
+      const open = { k: 'first' };
+      const all = [getter, withArray, inherited, open] as Attributes[];
+      // Twice: the first use interns the keys, so the second is the one that could be remembered.
+      for (let i = 0; i < 2; i++) for (const attrs of all) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, attrs);
+      list.push('b');
+      (Object.getPrototypeOf(inherited) as Record<string, unknown>).parent = 'p2';
+      open.k = 'second';
+      for (const attrs of all) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, attrs);
+      rec.close();
+      expect(startAttributes(path)).toEqual([
+        { g: 'read 1' },
+        { list: ['a'] },
+        { own: 'o', parent: 'p1' },
+        { k: 'first' },
+        { g: 'read 2' },
+        { list: ['a'] },
+        { own: 'o', parent: 'p1' },
+        { k: 'first' },
+        { g: 'read 3' },
+        { list: ['a', 'b'] },
+        { own: 'o', parent: 'p2' },
+        { k: 'second' },
+      ]);
+    });
+
+    test('a long string in a frozen object is cut to the slot every time, and a resource keeps it whole', () => {
+      const p = tmp.file(`f${counter++}.mmap`);
+      const rec = openRecorder(p, { slots: 64, slotSize: 256 });
+      const attrs = Object.freeze({ long: 'x'.repeat(1000) });
+      const res = rec.createResource(attrs);
+      const scope = rec.createInstrumentationScope(res, 'lib');
+      for (let i = 0; i < 2; i++) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, attrs);
+      const res2 = rec.createResource(attrs);
+      rec.close();
+      expect(res2).toBe(res);
+      const f = read(p);
+      const cut = startAttributes(p).map((a) => (a.long as string).length);
+      expect(cut[0]).toBeLessThan(256);
+      expect(cut[1]).toBe(cut[0]);
+      expect(attributesObject(f.resolveResource(res).attributes)).toEqual({ long: 'x'.repeat(1000) });
+    });
   });
 
   test('recordSpanEnd writes the end time and status; without a status, none (or an unset one) is written', () => {

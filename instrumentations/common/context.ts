@@ -99,6 +99,8 @@ export interface FastContext {
   bind<T>(context: Context, target: T): T;
   /** `fn.apply(thisArg, args)` with `context` active: `context.with` without copying `args` twice. */
   apply(context: Context, fn: (...args: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /** `fn.call(thisArg, a, b, c)` with `context` active: {@link apply} without an arguments array. */
+  call3(context: Context, fn: (a: never, b: never, c: never) => unknown, thisArg: unknown, a: unknown, b: unknown, c: unknown): unknown;
   /**
    * `context.bind(context, emitter)`, and `observer` is told of every event `emitter` emits,
    * before its listeners run (in place of listeners of our own on the emitter). Returns false,
@@ -130,6 +132,22 @@ export function activeContext(): Context {
 /** `context.bind(context, target)` (an emitter or a function), through the fast path when there is one. */
 export function bindTo<T>(context: Context, target: T): T {
   return fast !== undefined ? fast.bind(context, target) : contextApi.bind(context, target);
+}
+
+/**
+ * `fn.call(thisArg, a, b, c)` with `context` active, through the fast path when there is one
+ * (an express layer's `(req, res, next)`, say, without an array for them).
+ */
+export function call3InContext(
+  context: Context,
+  fn: (a: never, b: never, c: never) => unknown,
+  thisArg: unknown,
+  a: unknown,
+  b: unknown,
+  c: unknown,
+): unknown {
+  if (fast !== undefined) return fast.call3(context, fn, thisArg, a, b, c);
+  return contextApi.with(context, fn as (a: unknown, b: unknown, c: unknown) => unknown, thisArg, a, b, c);
 }
 
 /** `fn.apply(thisArg, args)` with `context` active, through the fast path when there is one. */

@@ -16,7 +16,7 @@ import {
   isWrapped,
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
-import { activeContext, applyInContext } from '../common/context';
+import { activeContext, applyInContext, call3InContext } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { serverRequestInfo } from '../common/request';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
@@ -176,13 +176,15 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     let description: LayerDescription | undefined;
     let options: LayerOptions | undefined;
 
-    const traced = function (this: unknown, ...args: unknown[]): unknown {
-      const req = args[0] as ExpressRequest | undefined;
-      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object') return original.apply(this, args);
+    // Declared with express's three parameters, read through `arguments` only when a call
+    // does not pass exactly those: the usual call allocates no array for its arguments.
+    const traced = function (this: unknown, reqArg: unknown, resArg: unknown, nextArg: unknown): unknown {
+      const req = reqArg as ExpressRequest | undefined;
+      if (!instrumentation.isEnabled() || req === null || typeof req !== 'object') return original.apply(this, arguments as unknown as unknown[]);
       // An untraced request (no active span) is left alone, route bookkeeping included.
       const parentContext = telemetry.tracedContext();
-      if (parentContext === undefined) return original.apply(this, args);
-      const res = args[1] as ClosableResponse | undefined;
+      if (parentContext === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      const res = resArg as ClosableResponse | undefined;
       const rpc = getRPCMetadata(parentContext);
       // The http server instrumentation's record of this request, when this layer is writing the
       // response that server is serving (nearly always): the route state and the spans to end
@@ -220,21 +222,24 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
       } catch (err) {
         diag.debug('otlp-mmap: express span not started', err);
       }
-      if (span === undefined) return original.apply(this, args);
+      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
       const layerSpan = span;
       let onClose: (() => void) | undefined;
 
-      let nextIndex = -1;
-      for (let i = 0; i < args.length; i++) {
+      // `next` is the first function argument: the third in express's calls.
+      const usual = arguments.length === 3 && typeof nextArg === 'function';
+      const args = usual ? undefined : Array.prototype.slice.call(arguments) as unknown[];
+      let nextIndex = usual ? 2 : -1;
+      for (let i = 0; args !== undefined && i < args.length; i++) {
         if (typeof args[i] === 'function') {
           nextIndex = i;
           break;
         }
       }
+      let tracedNext: AnyFunction | undefined;
       if (nextIndex >= 0) {
-        const next = args[nextIndex] as AnyFunction;
-        args[nextIndex] = function tracedNext(this: unknown, ...nextArgs: unknown[]): unknown {
-          const value = nextArgs[0];
+        const next = (args === undefined ? nextArg : args[nextIndex]) as AnyFunction;
+        tracedNext = function tracedNext(this: unknown, value?: unknown): unknown {
           // express treats anything but nothing, 'route' and 'router' as an error.
           const isError = !(value === undefined || value === null || value === 'route' || value === 'router');
           let nextContext: Context | undefined;
@@ -249,13 +254,17 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
           } catch (err) {
             diag.debug('otlp-mmap: express span not ended', err);
           }
-          if (nextContext === undefined || nextContext === active) return next.apply(this, nextArgs);
-          return applyInContext(nextContext, next, this, nextArgs);
+          if (nextContext === undefined || nextContext === active) return next.apply(this, arguments as unknown as unknown[]);
+          return applyInContext(nextContext, next, this, arguments);
         };
+        if (args !== undefined) args[nextIndex] = tracedNext;
       }
 
       try {
-        const result = applyInContext(layerSpan.context, original, this, args);
+        const result =
+          args === undefined
+            ? call3InContext(layerSpan.context, original, this, reqArg, resArg, tracedNext)
+            : applyInContext(layerSpan.context, original, this, args);
         // Express 5 turns a rejected promise into next(err) with its own `next`; see it here.
         // (Express 4 ignores promises, and so do we: a handler would change unhandled-rejection behaviour.)
         if (handlesPromises && isThenable(result)) {
