@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Benchmark 1: express hello world (about 4 spans per request).
-//   node bench/express-hello.js [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N] [--only none,otlp-mmap,otel]
+//   node bench/express-hello.js [--quick] [--rounds N] [--duration S] [--warmup S] [--connections N] [--only none,otlp-mmap,otel] [--baseline DIR]
 const c = require('./lib/common');
 const { runHttpBench } = require('./lib/http-bench');
 
@@ -15,6 +15,7 @@ async function main(argv = process.argv.slice(2)) {
     warmup: a.num('--warmup', undefined),
     connections: a.num('--connections', undefined),
     only: a.get('--only', null)?.split(','),
+    baseline: a.get('--baseline', '') || undefined,
   });
   console.log(r.md);
   console.log(`\n(results: ${r.file}, plot: ${r.svgFile})`);

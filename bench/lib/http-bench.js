@@ -64,7 +64,8 @@ async function sinkGet(sink, pathname) {
 
 /**
  * Runs the benchmark. opts: {scenario: 'hello'|'pg', quick, rounds, duration,
- * warmup, connections, only: [variant keys], nodeArgs: {key: [...]}}.
+ * warmup, connections, only: [variant keys], nodeArgs: {key: [...]}, baseline: a checkout to compare
+ * otlp-mmap with, as one more variant}.
  */
 async function runHttpBench(opts) {
   const scenario = opts.scenario;
@@ -88,7 +89,7 @@ async function runHttpBench(opts) {
       pg = await startPostgres({ cpu: c.LOAD_CPU });
       ctx.appEnv = { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: pg.database };
     }
-    const vs = variants(sink.url).filter((v) => !opts.only || opts.only.includes(v.key));
+    const vs = variants(sink.url, opts.baseline).filter((v) => !opts.only || opts.only.includes(v.key) || v.key === 'baseline');
     const samples = Object.fromEntries(vs.map((v) => [v.key, []]));
     for (let r = 0; r < ctx.rounds; r++) {
       // Rotate the order each round so no variant always runs first or last.

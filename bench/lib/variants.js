@@ -8,10 +8,23 @@ const fs = require('node:fs');
 const INSTRUMENTATIONS = 'http,express,pg';
 
 /**
- * The three variants. `sinkUrl` is the local OTLP/HTTP receiver both telemetry
- * paths export to.
+ * The three variants, and with `baseline` (another checkout of this package, built) a fourth:
+ * otlp-mmap from that checkout, with its own collector, for a same-run A/B of two builds.
+ * `sinkUrl` is the local OTLP/HTTP receiver both telemetry paths export to.
  */
-function variants(sinkUrl) {
+function variants(sinkUrl, baseline) {
+  const extra = [];
+  if (baseline) {
+    const dir = path.resolve(baseline);
+    extra.push({
+      name: `otlp-mmap (${baseline})`,
+      key: 'baseline',
+      nodeArgs: ['--import', path.join(dir, 'register.mjs')],
+      env: { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: INSTRUMENTATIONS },
+      collector: true,
+      root: dir,
+    });
+  }
   return [
     { name: 'no agent', key: 'none', nodeArgs: [], env: {} },
     {
@@ -37,6 +50,7 @@ function variants(sinkUrl) {
         OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
       },
     },
+    ...extra,
   ];
 }
 
@@ -50,7 +64,7 @@ async function prepare(variant, sinkUrl, { collectorArgs = [] } = {}) {
   const dir = tmpDir('otlp-mmap-bench-');
   const collector = await start(
     process.execPath,
-    [path.join(ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sinkUrl, ...collectorArgs],
+    [path.join(variant.root || ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sinkUrl, ...collectorArgs],
     { cpu: LOAD_CPU },
   );
   return {
