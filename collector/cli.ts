@@ -3,6 +3,7 @@
  * exit code (2 for a bad option or value) instead of exiting, so it can be
  * called from code and tests.
  */
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Collector } from './collector';
@@ -29,6 +30,22 @@ function usageError(io: CliIo, e: unknown): number {
   throw e;
 }
 
+/**
+ * Adds `by` to this process's nice value (capped at 19), so that an application sharing the CPU
+ * is scheduled before the collector: its rings absorb the delay, and the application never waits
+ * for telemetry. A failure is reported and changes nothing else.
+ */
+function lowerPriority(by: number, io: CliIo): void {
+  if (by <= 0) return;
+  try {
+    const current = os.getPriority(0);
+    const target = Math.min(19, current + by);
+    if (target > current) os.setPriority(0, target);
+  } catch (e) {
+    io.stderr.write(`otlp-mmap: could not lower the collector's priority (--nice ${by}): ${(e as Error).message}\n`);
+  }
+}
+
 const wantsHelp = (argv: string[]): boolean => argv.includes('--help') || argv.includes('-h');
 
 async function collect(argv: string[], io: CliIo): Promise<number> {
@@ -42,6 +59,7 @@ async function collect(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     return usageError(io, e);
   }
+  lowerPriority(config.nice, io);
   const collector = new Collector(config);
   try {
     await collector.start();

@@ -86,6 +86,11 @@ export interface CollectorConfig {
   healthHost: string;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
+  /**
+   * How much `otlp-mmap collect` lowers its own scheduling priority (added to its nice value) when
+   * it starts, so that an application sharing its CPU is scheduled first; 0 leaves it.
+   */
+  nice: number;
 }
 
 /** The extension of the per-process files the agent writes. */
@@ -217,6 +222,7 @@ export interface CollectorFlags {
   healthHost?: string;
   shutdownTimeout?: string;
   logLevel?: string;
+  nice?: string;
 }
 
 const SIGNAL_PATH: Record<Signal, string> = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' };
@@ -309,9 +315,9 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
     const s = from(flag, flagName, envName);
     return s ? parseDuration(s.what, s.value, { allowZero }) : def;
   };
-  const integer = (flag: string | undefined, flagName: string, envName: string | undefined, def: number | undefined, max?: number): number | undefined => {
+  const integer = (flag: string | undefined, flagName: string, envName: string | undefined, def: number | undefined, max?: number, min = 1): number | undefined => {
     const s = from(flag, flagName, envName);
-    return s ? parseInteger(s.what, s.value, 1, max) : def;
+    return s ? parseInteger(s.what, s.value, min, max) : def;
   };
   const bytes = (flag: string | undefined, flagName: string, envName: string | undefined, def: number): number => {
     const s = from(flag, flagName, envName);
@@ -364,5 +370,6 @@ export function resolveConfig(flags: CollectorFlags = {}, env: NodeJS.ProcessEnv
     healthHost: flags.healthHost ?? '0.0.0.0',
     shutdownTimeoutMs: duration(flags.shutdownTimeout, '--shutdown-timeout', undefined, 10_000),
     logLevel: logLevelValue as LogLevel,
+    nice: integer(flags.nice, '--nice', 'OTLP_MMAP_COLLECTOR_NICE', 10, 19, 0) as number,
   };
 }

@@ -57,6 +57,7 @@ export const COLLECT_OPTIONS: OptionSpec[] = [
   O('Operation', '--health-host', 'healthHost', 'HOST', 'Address the health endpoint binds.', { def: '0.0.0.0' }),
   O('Operation', '--summary-interval', 'summaryInterval', 'DURATION', 'How often a one-line summary is logged (0: never).', { def: '60s' }),
   O('Operation', '--no-self-metrics', 'selfMetrics', undefined, 'Do not export the otlp_mmap.* metrics about the collector itself.', { value: false }),
+  O('Operation', '--nice', 'nice', 'N', 'Lower this process\'s scheduling priority by N (0-19) so that on a shared CPU the application runs first; 0 keeps it.', { env: 'OTLP_MMAP_COLLECTOR_NICE', def: '10' }),
   O('Operation', '--shutdown-timeout', 'shutdownTimeout', 'DURATION', 'On SIGINT/SIGTERM, how long to keep exporting what is queued.', { def: '10s' }),
   O('Operation', '--log-level', 'logLevel', 'error|warn|info|debug', 'Diagnostics on stderr.', { env: 'OTLP_MMAP_LOG_LEVEL', def: 'info' }),
 ];

@@ -145,6 +145,55 @@ describe('otlp-mmap CLI', () => {
   });
 });
 
+describe('the collector yields the CPU to the application', () => {
+  /** The nice value of process `pid` (field 19 of /proc/<pid>/stat). */
+  function niceOf(pid: number): number {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  }
+
+  async function niceOfRunningCollector(extraArgs: string[], env: Record<string, string> = {}): Promise<number> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-nice-'));
+    const child = spawn(process.execPath, [BIN, 'collect', '--dir', dir, '--exporter', 'none', '--health-port', '0', '--health-host', '127.0.0.1', ...extraArgs], {
+      env: { PATH: process.env.PATH, TMPDIR: os.tmpdir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          if (/health check on/.test(stderr)) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`collector exited with ${code}: ${stderr}`)));
+      });
+      return niceOf(child.pid!);
+    } finally {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const mine = niceOf(process.pid);
+
+  test('collect lowers its priority by 10 by default, by --nice N or OTLP_MMAP_COLLECTOR_NICE, and not with 0', async () => {
+    expect(await niceOfRunningCollector([])).toBe(Math.min(19, mine + 10));
+    expect(await niceOfRunningCollector(['--nice', '3'])).toBe(Math.min(19, mine + 3));
+    expect(await niceOfRunningCollector([], { OTLP_MMAP_COLLECTOR_NICE: '5' })).toBe(Math.min(19, mine + 5));
+    expect(await niceOfRunningCollector(['--nice', '0'])).toBe(mine);
+  });
+
+  test('--nice outside 0-19 is a usage error naming the flag and the value', () => {
+    const r = run(['collect', '--nice', '25']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--nice must be between 0 and 19, got 25/);
+    expect(resolveConfig({}, {}).nice).toBe(10);
+    expect(() => resolveConfig({}, { OTLP_MMAP_COLLECTOR_NICE: 'low' })).toThrow(/OTLP_MMAP_COLLECTOR_NICE must be an integer, got "low"/);
+  });
+});
+
 describe('exporter configuration from the environment', () => {
   test('defaults: http/protobuf to localhost:4318 with /v1/<signal>, 10s timeout, no compression', () => {
     const c = resolveConfig({}, {});
