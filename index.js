@@ -231,11 +231,10 @@ function hexInto(buf, pos, s, bytes) {
 const INITIAL_CALL_BUFFER = 64 * 1024;
 
 /**
- * True when `o` always reads the same: frozen, a plain object (so no inherited enumerable keys)
+ * True when frozen `o` always reads the same: a plain object (so no inherited enumerable keys)
  * and no getters. Checked once per object, before its encoding is remembered.
  */
-function isConstantObject(o) {
-  if (!Object.isFrozen(o)) return false;
+function readsTheSame(o) {
   const proto = Object.getPrototypeOf(o);
   if (proto !== Object.prototype && proto !== null) return false;
   const descriptors = Object.getOwnPropertyDescriptors(o);
@@ -512,7 +511,7 @@ class RecorderImpl {
     }
     if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new TypeError(`${arg} must be a plain object of attributes, got ${describe(attrs)}`);
     const cached = this._frozen.get(attrs);
-    if (cached !== undefined && !this._whole) {
+    if (cached !== undefined && cached !== null && !this._whole) {
       // The count and the entries, as encoded the first time (every key was interned then).
       const n = cached.length;
       this._pos = at;
@@ -579,9 +578,11 @@ class RecorderImpl {
     this._dv.setUint32(at, n, true);
     this._pos = pos;
     // Remembered only once every key has a ref (no key waits for interning) and when strings
-    // were cut to a slot as usual (not a dictionary entry's whole strings).
-    if (shallow && this._npending === pendingBefore && !this._whole && isConstantObject(attrs)) {
-      this._frozen.set(attrs, Uint8Array.prototype.slice.call(this._buf, at, pos));
+    // were cut to a slot as usual (not a dictionary entry's whole strings). A frozen object that
+    // can still read differently (getters, inherited keys) is remembered as null, so that the
+    // check, which reads every property descriptor, runs once per object and not per call.
+    if (shallow && this._npending === pendingBefore && !this._whole && cached === undefined && Object.isFrozen(attrs)) {
+      this._frozen.set(attrs, readsTheSame(attrs) ? Uint8Array.prototype.slice.call(this._buf, at, pos) : null);
     }
   }
   _ref(r, kind, arg, what) {

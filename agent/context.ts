@@ -12,8 +12,9 @@
  * nothing is allocated per listener. As with the stock manager, the first binding of an emitter wins.
  *
  * The manager is also the instrumentations' {@link FastContext} while it is the global one: `apply`
- * (a `with` taking the arguments as they are) and `bindObserved` (a binding that also tells the
- * http server instrumentation of the response's events, so it adds no listeners of its own).
+ * (a `with` taking the arguments as they are), `call3` (the same for exactly three arguments,
+ * with no array) and `bindObserved` (a binding that also tells the http server instrumentation of
+ * the response's events, so it adds no listeners of its own).
  */
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';

@@ -393,6 +393,29 @@ describe('the recorder writes exactly the fields it was given', () => {
       ]);
     });
 
+    test('whether a frozen object reads the same is checked once per object, not per call', () => {
+      const { rec, path } = fresh();
+      const scope = scopeOf(rec);
+      let reads = 0;
+      const getter = Object.freeze({
+        get g(): string {
+          reads++;
+          return 'v';
+        },
+      });
+      const spy = jest.spyOn(Object, 'getOwnPropertyDescriptors');
+      try {
+        for (let i = 0; i < 5; i++) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, getter as Attributes);
+        // The first call interns the key; the second checks the object (and finds a getter).
+        expect(spy).toHaveBeenCalledTimes(1);
+      } finally {
+        spy.mockRestore();
+      }
+      rec.close();
+      expect(reads).toBe(5);
+      expect(startAttributes(path)).toEqual(Array(5).fill({ g: 'v' }));
+    });
+
     test('a long string in a frozen object is cut to the slot every time, and a resource keeps it whole', () => {
       const p = tmp.file(`f${counter++}.mmap`);
       const rec = openRecorder(p, { slots: 64, slotSize: 256 });

@@ -194,7 +194,7 @@ async function startSink({ count = false } = {}) {
   // The sink stands in for a remote backend: at the lowest priority it never delays the load
   // generator it shares a core with (its bursts of decoding followed each variant's exports).
   try {
-    require('node:os').setPriority(p.pid, 19);
+    os.setPriority(p.pid, 19);
   } catch {
     // Not fatal: the figures are then as before.
   }
