@@ -19,7 +19,6 @@ import {
   metrics as metricsApi,
   propagation as propagationApi,
   trace as traceApi,
-  type TextMapPropagator,
 } from '@opentelemetry/api';
 import { logs as logsApi } from '@opentelemetry/api-logs';
 import type { Recorder, RecorderOptions } from '../index';
@@ -150,14 +149,6 @@ function filePathFor(config: AgentConfig): string {
   return path.join(config.file.directory, fileNameFor(serviceNameOf(config), process.pid, randomBytes(4).toString('hex')));
 }
 
-function createPropagator(config: AgentConfig): TextMapPropagator {
-  // Loaded only when the agent starts, so a disabled agent costs nothing.
-  const core = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
-  const propagators: TextMapPropagator[] = config.propagators.map((name) =>
-    name === 'tracecontext' ? new core.W3CTraceContextPropagator() : new core.W3CBaggagePropagator(),
-  );
-  return new core.CompositePropagator({ propagators });
-}
 
 interface InstrumentationsModule {
   enableInstrumentations(
@@ -232,7 +223,8 @@ function startWith(config: AgentConfig, options: StartOptions): Agent {
       eventNameRef,
       record: config.signals.logs,
     });
-    const propagator = createPropagator(config);
+    const { AgentPropagator } = require('./propagator') as typeof import('./propagator');
+    const propagator = new AgentPropagator(config.propagators);
     const { ContextManager } = require('./context') as typeof import('./context');
 
     const contextManager = new ContextManager().enable();

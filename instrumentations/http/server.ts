@@ -17,7 +17,7 @@ import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/ap
 import { setRPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applyInContext, bindTo, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
+import { bindTo, call3InContext, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
@@ -198,8 +198,12 @@ function onResponseError(this: TrackedResponse, error: unknown): void {
   }
 }
 
-/** Runs the original `emit('request', req, res)`; a synchronous throw fails the span, then propagates. */
-function emitRequest(state: ServerRequest, server: unknown, original: Emit, args: IArguments): boolean {
+/**
+ * Runs the original `emit('request', req, res)` for the request `this` is; a synchronous throw
+ * fails the span, then propagates. (`this` and three arguments: called without an arguments array.)
+ */
+function emitRequest(this: ServerRequest, server: unknown, original: Emit, args: IArguments): boolean {
+  const state = this;
   try {
     return original.apply(server, args as unknown as [string, ...unknown[]]);
   } catch (error) {
@@ -247,7 +251,7 @@ export class HttpServerTelemetry extends HttpTelemetry {
       reportOnce('http server span start', e);
     }
     if (state === undefined) return original.apply(server, args as unknown as [string, ...unknown[]]);
-    return applyInContext(state.context, emitRequest, undefined, [state, server, original, args]) as boolean;
+    return call3InContext(state.context, emitRequest as (a: never, b: never, c: never) => unknown, state, server, original, args) as boolean;
   }
 
   private start(req: IncomingMessage, res: TrackedResponse, scheme: 'http' | 'https'): ServerRequest | undefined {
