@@ -149,7 +149,6 @@ function filePathFor(config: AgentConfig): string {
   return path.join(config.file.directory, fileNameFor(serviceNameOf(config), process.pid, randomBytes(4).toString('hex')));
 }
 
-
 interface InstrumentationsModule {
   enableInstrumentations(
     config: { enabled: Set<string> | null; disabled: Set<string> },

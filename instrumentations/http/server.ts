@@ -203,12 +203,11 @@ function onResponseError(this: TrackedResponse, error: unknown): void {
  * fails the span, then propagates. (`this` and three arguments: called without an arguments array.)
  */
 function emitRequest(this: ServerRequest, server: unknown, original: Emit, args: IArguments): boolean {
-  const state = this;
   try {
     return original.apply(server, args as unknown as [string, ...unknown[]]);
   } catch (error) {
     try {
-      state.fail(error);
+      this.fail(error);
     } catch (e) {
       reportOnce('http server span failure', e);
     }
