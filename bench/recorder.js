@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { openRecorder, openReader } = require('..');
+require('./lib/common').helpRequested();
 
 const argv = process.argv.slice(2);
 const flag = (name, def) => {

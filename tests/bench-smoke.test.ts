@@ -47,6 +47,30 @@ afterAll(() => {
 jest.setTimeout(300_000);
 
 describe('benchmark suite (smoke)', () => {
+  test('--help prints each script\'s usage and runs nothing (no result written)', async () => {
+    const helpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-bench-help-'));
+    try {
+      const scripts = fs.readdirSync(path.join(ROOT, 'bench')).filter((f) => f.endsWith('.js'));
+      expect(scripts.length).toBeGreaterThanOrEqual(11);
+      for (const script of scripts) {
+        const out = await new Promise<string>((resolve, reject) => {
+          execFile(
+            process.execPath,
+            [path.join(ROOT, 'bench', script), '--help'],
+            { cwd: ROOT, env: { ...process.env, BENCH_RESULTS_DIR: helpDir }, timeout: 20_000 },
+            (err, stdout) => (err ? reject(new Error(`${script} --help: ${err.message}`)) : resolve(stdout)),
+          );
+        });
+        // The script's own header comment, without its comment markers.
+        const header = fs.readFileSync(path.join(ROOT, 'bench', script), 'utf8').split('\n').find((l) => l.startsWith('// '))!;
+        expect({ script, first: out.split('\n')[0] }).toEqual({ script, first: header.slice(3) });
+      }
+      expect(fs.readdirSync(helpDir)).toEqual([]);
+    } finally {
+      fs.rmSync(helpDir, { recursive: true, force: true });
+    }
+  });
+
   test('run-all runs the recorder microbenchmark and writes a summary with its table', async () => {
     const r = await bench('run-all.js', ['--quick', '--only', 'recorder']);
     expect(r.stdout).toMatch(/\| span start\+end, 8 attributes \| \d+ \| \d+ \| [\d.]+x \|/);

@@ -18,8 +18,32 @@ const NCPU = os.cpus().length;
 const APP_CPU = '0';
 const LOAD_CPU = NCPU > 1 ? '1' : '0';
 
-/** `--name value` / `--flag` parsing. */
+/**
+ * The comment block at the top of `file` (after a shebang and `'use strict'`): each script's
+ * description and usage line.
+ */
+function usageOf(file) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  let i = 0;
+  while (i < lines.length && (lines[i].startsWith('#!') || lines[i].trim() === "'use strict';" || lines[i].trim() === '')) i++;
+  const out = [];
+  for (; i < lines.length && lines[i].startsWith('//'); i++) out.push(lines[i].replace(/^\/\/ ?/, ''));
+  return out.join('\n');
+}
+
+/**
+ * Exits after printing the running script's usage when `argv` asks for help (`--help`, `-h`):
+ * a benchmark run takes minutes, and rewrites bench/results.
+ */
+function helpRequested(argv = process.argv.slice(2)) {
+  if (!argv.includes('--help') && !argv.includes('-h')) return;
+  process.stdout.write(`${usageOf(process.argv[1])}\n`);
+  process.exit(0);
+}
+
+/** `--name value` / `--flag` parsing (`--help` prints the script's usage and exits). */
 function args(argv = process.argv.slice(2)) {
+  helpRequested(argv);
   return {
     has: (name) => argv.includes(name),
     get: (name, def) => {
@@ -349,6 +373,7 @@ function tmpDir(prefix) {
 }
 
 module.exports = {
+  helpRequested,
   ROOT, RESULTS, APPS, CLK_TCK, HAVE_TASKSET, APP_CPU, LOAD_CPU, NCPU,
   args, median, sleep, pinned, start, stop, cpuMicros, rssMB, loadavg, autocannon, getJson, startSink,
   table, fmt, machine, writeResult, writeText, lineChart, barChart, tmpDir, execFileSync,
