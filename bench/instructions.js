@@ -17,7 +17,6 @@
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
 const c = require('./lib/common');
 
 /** A node argument naming a file of the package (`bench/apps/empty.mjs`) as an absolute path. */
@@ -25,40 +24,20 @@ function packagePath(arg) {
   return !arg.startsWith('-') && fs.existsSync(path.join(c.ROOT, arg)) ? path.join(c.ROOT, arg) : arg;
 }
 
-function haveValgrind() {
-  return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).status === 0;
-}
-
 /** Instructions of one run of the in-process app with `requests` measured requests. */
 function count(variant, requests, warmup, dir) {
-  return new Promise((resolve, reject) => {
-    const args = [
-      '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null',
-      process.execPath, '--single-threaded', '--predictable-gc-schedule', ...variant.nodeArgs,
-      path.join(c.APPS, 'inprocess-app.js'), String(requests),
-    ];
-    const child = spawn('valgrind', args, {
-      cwd: c.ROOT,
-      env: { ...process.env, ...variant.env, OTLP_MMAP_DIR: dir, INPROCESS_WARMUP: String(warmup), INPROCESS_PASSES: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const m = /I\s+refs:\s+([\d,]+)/.exec(err);
-      if (code !== 0 || !m) return reject(new Error(`${variant.name} (${requests} requests) exited ${code}:\n${err.slice(-2000)}\n${out}`));
-      resolve(Number(m[1].replace(/,/g, '')));
-    });
+  return c.countInstructions(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, path.join(c.APPS, 'inprocess-app.js'), String(requests)], {
+    ...variant.env,
+    OTLP_MMAP_DIR: dir,
+    INPROCESS_WARMUP: String(warmup),
+    INPROCESS_PASSES: '1',
   });
 }
 
 async function main(argv = process.argv.slice(2)) {
   const a = c.args(argv);
   const quick = a.has('--quick');
-  if (!haveValgrind()) {
+  if (!c.haveValgrind()) {
     const md = '### instructions per request\n\nvalgrind is not installed (`apt-get install valgrind`): not measured.';
     return { md, skipped: true };
   }

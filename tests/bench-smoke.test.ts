@@ -159,6 +159,18 @@ describe('benchmark suite (smoke)', () => {
     for (const row of s.rows) expect(row.cpu).toBeGreaterThan(0);
   });
 
+  test('attribute-instructions: counts what the recorder spends per call and per attribute under valgrind', async () => {
+    await bench('attribute-instructions.js', ['--quick']);
+    const s = result('attribute-instructions');
+    const perCall = Object.fromEntries(s.rows.map((r: { mode: string; perCall: number | null }) => [r.mode, r.perCall]));
+    expect(Object.keys(perCall)).toEqual(['loop', 'none', 'attrs', 'attrs+span']);
+    // Each step is real work: a call, then attributes to encode, then a span context.
+    expect(perCall.none).toBeGreaterThan(200);
+    expect(perCall.attrs - perCall.none).toBeGreaterThan(5 * 100);
+    expect(perCall['attrs+span'] - perCall.attrs).toBeGreaterThan(100);
+    expect(s.perAttribute).toBeCloseTo((perCall.attrs - perCall.none) / 5, 6);
+  });
+
   test('instructions: counts instructions per request under valgrind, with and without the agent', async () => {
     await bench('instructions.js', ['--quick', '--only', 'none,otlp-mmap']);
     const s = result('instructions');

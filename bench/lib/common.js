@@ -18,6 +18,36 @@ const NCPU = os.cpus().length;
 const APP_CPU = '0';
 const LOAD_CPU = NCPU > 1 ? '1' : '0';
 
+/** Whether valgrind can run here (`apt-get install valgrind`). */
+function haveValgrind() {
+  return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Instructions executed by `node nodeArgs...` under valgrind (cachegrind, no cache simulation),
+ * V8 single-threaded (compiler and GC on the main thread, so the count does not depend on thread
+ * timing). `name` labels the error when the run fails.
+ */
+function countInstructions(name, nodeArgs, env = {}) {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null',
+      process.execPath, '--single-threaded', '--predictable-gc-schedule', ...nodeArgs,
+    ];
+    const child = spawn('valgrind', args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /I\s+refs:\s+([\d,]+)/.exec(err);
+      if (code !== 0 || !m) return reject(new Error(`${name} exited ${code}:\n${err.slice(-2000)}\n${out}`));
+      resolve(Number(m[1].replace(/,/g, '')));
+    });
+  });
+}
+
 /**
  * The comment block at the top of `file` (after a shebang and `'use strict'`): each script's
  * description and usage line.
@@ -373,7 +403,7 @@ function tmpDir(prefix) {
 }
 
 module.exports = {
-  helpRequested,
+  helpRequested, haveValgrind, countInstructions,
   ROOT, RESULTS, APPS, CLK_TCK, HAVE_TASKSET, APP_CPU, LOAD_CPU, NCPU,
   args, median, sleep, pinned, start, stop, cpuMicros, rssMB, loadavg, autocannon, getJson, startSink,
   table, fmt, machine, writeResult, writeText, lineChart, barChart, tmpDir, execFileSync,
