@@ -5,7 +5,9 @@
 // http server's duration measurement, and with those and a span context. Each mode runs twice
 // (a short and a long loop); the difference divided by the difference in calls is the
 // instructions per call, start-up cancelled out; the loop alone (building the attributes object)
-// is subtracted. A bench 1 request encodes about 19 attributes (BENCHMARKS.md).
+// is subtracted. Two runs of one node process differ by up to ~10M instructions (start-up), so
+// the count needs many calls: about ±250 per call at the default 40,000, ±500 with --quick.
+// A bench 1 request encodes about 19 attributes (BENCHMARKS.md).
 //   node bench/attribute-instructions.js [--quick] [--calls 5000,45000]
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const path = require('node:path');
@@ -21,7 +23,7 @@ const MODES = [
 async function main(argv = process.argv.slice(2)) {
   const a = c.args(argv);
   if (!c.haveValgrind()) return { md: '### instructions per attribute\n\nvalgrind is not installed (`apt-get install valgrind`): not measured.', skipped: true };
-  const [n1, n2] = a.get('--calls', a.has('--quick') ? '500,1500' : '5000,45000').split(',').map(Number);
+  const [n1, n2] = a.get('--calls', a.has('--quick') ? '2000,22000' : '5000,45000').split(',').map(Number);
   const loop = path.join(c.APPS, 'recorder-loop.js');
   const rows = [];
   for (const [mode, name] of MODES) {

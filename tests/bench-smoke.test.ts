@@ -164,10 +164,12 @@ describe('benchmark suite (smoke)', () => {
     const s = result('attribute-instructions');
     const perCall = Object.fromEntries(s.rows.map((r: { mode: string; perCall: number | null }) => [r.mode, r.perCall]));
     expect(Object.keys(perCall)).toEqual(['loop', 'none', 'attrs', 'attrs+span']);
-    // Each step is real work: a call, then attributes to encode, then a span context.
-    expect(perCall.none).toBeGreaterThan(200);
-    expect(perCall.attrs - perCall.none).toBeGreaterThan(5 * 100);
-    expect(perCall['attrs+span'] - perCall.attrs).toBeGreaterThan(100);
+    // Real work is counted: a call with attributes and a span context costs thousands of
+    // instructions, and attributes add to a bare call. (A quick count moves by about ±500 per
+    // call between runs, so the margins are wide: about 6.7k, 3.6k and 5.1k are typical.)
+    expect(perCall['attrs+span']).toBeGreaterThan(3000);
+    expect(perCall.attrs - perCall.none).toBeGreaterThan(1000);
+    expect(perCall['attrs+span'] - perCall.none).toBeGreaterThan(2000);
     expect(s.perAttribute).toBeCloseTo((perCall.attrs - perCall.none) / 5, 6);
   });
 
