@@ -177,7 +177,15 @@ describe('concurrent writers and one reader', () => {
     const all = results.flatMap((r) => r.refs);
     expect(all).toHaveLength(4 * 3000);
     expect(new Set(all.map(([ref]) => ref)).size).toBe(all.length); // no two entries share space
-    const wrong = all.filter(([ref, s]) => f.resolveString(ref) !== s);
+    const resolved = (ref: number): string => {
+      try {
+        return f.resolveString(ref);
+      } catch (e) {
+        return `<${(e as Error).message}>`;
+      }
+    };
+    // On a mismatch, show what the ref resolved to, and where it lies in the file.
+    const wrong = all.filter(([ref, s]) => resolved(ref) !== s).map(([ref, s]) => ({ ref, want: s, got: resolved(ref), initialBytes, fileBytes: f.fileBytes }));
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(f.entries().length).toBe(f.dictionary.numEntries);
     // The events that name them resolve too.

@@ -97,8 +97,9 @@ fn temp_path(path: &Path) -> PathBuf {
 /// then renames it over `path`. Returns the writable mapping and the layout.
 pub fn create(path: &Path, o: &CreateOptions) -> io::Result<(Mapping, FileLayout)> {
     let (ev, sp, me, di) = FileLayout::plan(o);
-    let initial_len = align8(di + DICT_HEADER_SIZE + o.initial_dictionary_bytes);
     let limit = di + DICT_HEADER_SIZE + o.max_dictionary_bytes.max(o.initial_dictionary_bytes);
+    // A whole number of blocks (see `FILE_ALIGN`), within the reservation.
+    let initial_len = align_file(di + DICT_HEADER_SIZE + o.initial_dictionary_bytes).min(align8(limit));
     let tmp = temp_path(path);
     let file = OpenOptions::new().read(true).write(true).create_new(true).mode(o.mode).open(&tmp)?;
     // The umask may have narrowed the mode; set it exactly.
@@ -107,6 +108,7 @@ pub fn create(path: &Path, o: &CreateOptions) -> io::Result<(Mapping, FileLayout
         file.set_len(initial_len)?;
         sys::lock(file.as_raw_fd(), sys::LOCK_SH)?;
         let map = Mapping::new(file, align8(limit), true)?;
+        map.set_safe_len(initial_len);
         map.atomic_i64(H_VERSION).store(VERSION, Ordering::Relaxed);
         map.atomic_i64(H_EVENTS).store(ev as i64, Ordering::Relaxed);
         map.atomic_i64(H_SPANS).store(sp as i64, Ordering::Relaxed);

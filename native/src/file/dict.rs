@@ -60,11 +60,7 @@ impl Dictionary {
             }
         };
         let need = start + total as u64;
-        let len = map.file_len()?;
-        if need > len {
-            let target = (len.saturating_mul(2)).max(need).min(limit.max(need));
-            map.grow_file(align8(target))?;
-        }
+        map.ensure_len(start, need)?;
         map.write_from(start, &prefix[..n]);
         map.write_from(start + n as u64, bytes);
         map.atomic_i64(self.offset + D_NUM_ENTRIES).fetch_add(1, Ordering::AcqRel);

@@ -106,3 +106,13 @@ pub const fn varint_len(mut v: u64) -> usize {
 pub const fn align8(v: u64) -> u64 {
     (v + 7) & !7
 }
+
+/// Files are created and grown to multiples of this (64 KiB: a whole number of
+/// pages and filesystem blocks on every common system), so growing a file never
+/// zeroes the tail of a partial last block that a writer may already be using.
+pub const FILE_ALIGN: u64 = 1 << 16;
+
+/// `v` rounded up to a multiple of [`FILE_ALIGN`].
+pub const fn align_file(v: u64) -> u64 {
+    v.saturating_add(FILE_ALIGN - 1) & !(FILE_ALIGN - 1)
+}

@@ -1,11 +1,13 @@
 //! A shared mapping of a whole file, reserved larger than the file so the file
 //! can grow without remapping (pages past the end of the file are never touched).
 
+use super::layout::align_file;
 use super::sys;
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
-use std::sync::atomic::{AtomicI32, AtomicI64};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 
 /// A `MAP_SHARED` mapping of `file` covering `reserved` bytes of address space.
 ///
@@ -15,6 +17,17 @@ pub struct Mapping {
     base: *mut u8,
     reserved: usize,
     file: File,
+    /// A length up to which this mapping may write without a system call: a file
+    /// length seen before one of this mapping's own `fallocate`/`pwrite` calls
+    /// returned, or what that call covered (see [`Mapping::ensure_len`]).
+    safe_len: AtomicU64,
+    /// Tests only: behave as on a filesystem without `fallocate`.
+    #[cfg(test)]
+    pub no_fallocate: bool,
+    /// Tests only: grow to odd lengths, not whole blocks, so that every growth
+    /// zeroes the rest of a block and writers keep meeting that zeroing in flight.
+    #[cfg(test)]
+    pub grow_unaligned: bool,
 }
 
 impl Mapping {
@@ -30,7 +43,16 @@ impl Mapping {
             unsafe { sys::release(base, reserved) };
             return Err(e);
         }
-        Ok(Mapping { base, reserved, file })
+        Ok(Mapping {
+            base,
+            reserved,
+            file,
+            safe_len: AtomicU64::new(0),
+            #[cfg(test)]
+            no_fallocate: false,
+            #[cfg(test)]
+            grow_unaligned: false,
+        })
     }
 
     pub fn file(&self) -> &File {
@@ -92,12 +114,55 @@ impl Mapping {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr(off), src.len()) }
     }
 
-    /// Grows the file to at least `len` bytes (never shrinks).
-    pub fn grow_file(&self, len: u64) -> io::Result<()> {
-        if len > self.reserved as u64 {
+    /// Declares that the file is `len` bytes long and that no one else can be growing it
+    /// (the creator, before the file is published under its name).
+    pub fn set_safe_len(&self, len: u64) {
+        self.safe_len.store(len, Ordering::Relaxed);
+    }
+
+    /// Makes `start..need` (space this writer has claimed and nobody else writes) safe
+    /// to write: the file covers it, and no growth that could still zero it is in flight.
+    ///
+    /// Growing a file whose length is not a multiple of the block size zeroes the rest
+    /// of the old last block, and the kernel may publish the new length before that
+    /// zeroing is done. A writer that saw the new length through `fstat` and wrote at
+    /// once could have its bytes zeroed. So a writer only writes past its own safe
+    /// length after its own `fallocate` (or, without `fallocate`, a one-byte `pwrite`
+    /// inside its own space) returned: both take the file's inode lock, so any growth
+    /// in flight has finished by then. Lengths this writer saw before that call are
+    /// safe too. The system call is only made when `need` passes the safe length, and
+    /// the file grows by doubling, to multiples of
+    /// [`FILE_ALIGN`](super::layout::FILE_ALIGN), so our own growth zeroes nothing.
+    pub fn ensure_len(&self, start: u64, need: u64) -> io::Result<()> {
+        if need <= self.safe_len.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        debug_assert!(start < need, "an entry is at least one byte");
+        let reserved = self.reserved as u64;
+        if need > reserved {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "file would outgrow its reservation"));
         }
-        sys::grow_to(self.file.as_raw_fd(), len)
+        let len = self.file_len()?;
+        let target = if need > len { align_file(len.saturating_mul(2).max(need)).min(reserved) } else { need };
+        #[cfg(test)]
+        let target = if self.grow_unaligned && need > len { (len.saturating_mul(2).max(need) | 1).min(reserved) } else { target };
+        let fd = self.file.as_raw_fd();
+        #[cfg(test)]
+        let tried = if self.no_fallocate { Err(io::Error::from_raw_os_error(95)) } else { sys::allocate(fd, start, target - start) };
+        #[cfg(not(test))]
+        let tried = sys::allocate(fd, start, target - start);
+        let covered = match tried {
+            Ok(()) => target,
+            Err(e) if sys::unsupported(&e) => {
+                // The byte is this writer's own, not yet written; `pwrite` grows the
+                // file to `need` when it is shorter.
+                self.file.write_at(&[0], need - 1)?;
+                need
+            }
+            Err(e) => return Err(e),
+        };
+        self.safe_len.fetch_max(len.max(covered), Ordering::Relaxed);
+        Ok(())
     }
 }
 

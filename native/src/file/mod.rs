@@ -12,3 +12,6 @@ pub mod ring;
 pub mod sys;
 
 pub use layout::{DictRef, FileOffset};
+
+#[cfg(test)]
+mod tests;

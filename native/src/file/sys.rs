@@ -23,7 +23,7 @@ extern "C" {
     fn mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int, off: c_long) -> *mut c_void;
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
     fn flock(fd: c_int, op: c_int) -> c_int;
-    fn posix_fallocate(fd: c_int, offset: c_long, len: c_long) -> c_int;
+    fn fallocate(fd: c_int, mode: c_int, offset: c_long, len: c_long) -> c_int;
 }
 
 const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
@@ -85,14 +85,29 @@ pub fn lock(fd: c_int, op: c_int) -> io::Result<bool> {
     }
 }
 
-/// Grows the file to at least `len` bytes. Never shrinks it (unlike `ftruncate`), so
-/// writers in several processes may race to grow the same file safely.
-pub fn grow_to(fd: c_int, len: u64) -> io::Result<()> {
-    // SAFETY: posix_fallocate only reads its integer arguments.
-    let r = unsafe { posix_fallocate(fd, 0, len as c_long) };
-    if r == 0 {
+/// Allocates `offset..offset+len` of the file (Linux `fallocate`, mode 0), growing
+/// it when that range ends past the end of the file; never shrinks it. The call holds
+/// the file's inode lock, so it returns only after any growth another writer has in
+/// flight (which may zero the tail of the old last block) has finished.
+///
+/// Unlike glibc's `posix_fallocate`, this never falls back to writing zero bytes
+/// across the range, which could overwrite another writer's data. Filesystems without
+/// `fallocate` fail with an error [`unsupported`] recognises.
+pub fn allocate(fd: c_int, offset: u64, len: u64) -> io::Result<()> {
+    let (Ok(off), Ok(n)) = (c_long::try_from(offset), c_long::try_from(len)) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "file range too large"));
+    };
+    // SAFETY: fallocate only reads its integer arguments.
+    if unsafe { fallocate(fd, 0, off, n) } == 0 {
         Ok(())
     } else {
-        Err(io::Error::from_raw_os_error(r))
+        Err(io::Error::last_os_error())
     }
+}
+
+/// Whether `e` says the filesystem (or kernel) has no `fallocate`.
+pub fn unsupported(e: &io::Error) -> bool {
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    matches!(e.raw_os_error(), Some(ENOSYS | EOPNOTSUPP))
 }
