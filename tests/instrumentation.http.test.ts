@@ -334,9 +334,32 @@ describe.each(['stock', 'agent'] as const)('http instrumentation (app.cjs: one s
       expect(facts.connect).toEqual({ status: 200, active: 'case-connect' });
       const span = clientOf(tree, 'connect');
       expect(span.name).toBe('CONNECT');
-      expect(span.attributes).toMatchObject({ 'http.request.method': 'CONNECT', 'http.response.status_code': 200 });
+      // The target URI of an authority-form request is the tunnel's (RFC 9112, 3.3); the
+      // connection goes to the proxy.
+      expect(span.attributes).toMatchObject({
+        'http.request.method': 'CONNECT',
+        'http.response.status_code': 200,
+        'url.full': 'http://tunnel.example:443',
+        'server.address': '127.0.0.1',
+        'server.port': port,
+      });
       expect(span.attributes['error.type']).toBeUndefined();
       expect(span.status).toEqual({ code: STATUS.UNSET });
+    });
+
+    it('an absolute-form target (forward proxy) is url.full as sent, without its credentials, its signature redacted', () => {
+      expect(facts.absoluteForm.status).toBe(200);
+      const span = clientOf(tree, 'absolute-form');
+      expect(span.attributes).toMatchObject({ 'url.full': 'http://proxied.example/abs?sig=REDACTED&x=1', 'server.address': '127.0.0.1', 'server.port': port });
+      const server = tree.one((s) => s.kind === SPAN_KIND.SERVER && s.parentSpanId === span.spanId);
+      expect(server.attributes).toMatchObject({ 'url.path': '/abs', 'url.query': 'sig=REDACTED&x=1' });
+    });
+
+    it('an asterisk-form target (OPTIONS *) is url.full of the origin alone', () => {
+      const span = clientOf(tree, 'asterisk-form');
+      expect(span.attributes).toMatchObject({ 'http.request.method': 'OPTIONS', 'url.full': `http://127.0.0.1:${port}` });
+      const server = tree.one((s) => s.kind === SPAN_KIND.SERVER && s.parentSpanId === span.spanId);
+      expect(server.attributes['url.path']).toBe('*');
     });
   });
 
@@ -394,8 +417,9 @@ describe.each(['stock', 'agent'] as const)('http instrumentation (app.cjs: one s
       expect(points(recording, 'http.server.request.duration')).toEqual(
         sorted([
           // attrs, forwarded, ipv6-host, x-forwarded-host, remote-parent, propagate, slow-headers, the
-          // five GET forms, the two keep-alive and the two queued requests, suppressed
-          { attributes: { ...base, 'http.response.status_code': 200 }, count: 17 },
+          // five GET forms, the two keep-alive and the two queued requests, suppressed, absolute-form
+          { attributes: { ...base, 'http.response.status_code': 200 }, count: 18 },
+          { attributes: { ...base, 'http.request.method': 'OPTIONS', 'http.response.status_code': 200 }, count: 1 }, // asterisk-form
           { attributes: { ...base, 'network.protocol.version': '1.0', 'http.response.status_code': 200 }, count: 1 },
           { attributes: { ...base, 'http.request.method': '_OTHER', 'http.response.status_code': 200 }, count: 1 },
           { attributes: { ...base, 'http.request.method': 'POST', 'http.response.status_code': 200 }, count: 2 },
@@ -406,7 +430,7 @@ describe.each(['stock', 'agent'] as const)('http instrumentation (app.cjs: one s
         ]),
       );
       const serverSpans = recording.spans.filter((s) => s.kind === SPAN_KIND.SERVER);
-      expect(serverSpans).toHaveLength(25);
+      expect(serverSpans).toHaveLength(27);
     });
 
     it('http.client.request.duration: method, server address and port, status, protocol version, error.type', () => {
@@ -414,8 +438,10 @@ describe.each(['stock', 'agent'] as const)('http instrumentation (app.cjs: one s
       const ok = { ...base, 'http.response.status_code': 200, 'network.protocol.version': '1.1' };
       expect(points(recording, 'http.client.request.duration')).toEqual(
         sorted([
-          // propagate, get-string, array-headers, no-listener, credentials, agent-false, keep-alive x2, queued x2
-          { attributes: ok, count: 10 },
+          // propagate, get-string, array-headers, no-listener, credentials, agent-false, keep-alive x2, queued x2,
+          // absolute-form
+          { attributes: ok, count: 11 },
+          { attributes: { ...ok, 'http.request.method': 'OPTIONS' }, count: 1 }, // asterisk-form
           { attributes: { ...ok, 'http.request.method': 'POST' }, count: 2 },
           { attributes: { ...ok, 'http.response.status_code': 404, 'error.type': '404' }, count: 1 },
           { attributes: { ...ok, 'http.response.status_code': 500, 'error.type': '500' }, count: 2 }, // status-500, throw
@@ -426,7 +452,7 @@ describe.each(['stock', 'agent'] as const)('http instrumentation (app.cjs: one s
           { attributes: { ...base, 'server.port': facts.closedPort, 'error.type': 'ECONNREFUSED' }, count: 1 },
         ]),
       );
-      expect(recording.spans.filter((s) => s.kind === SPAN_KIND.CLIENT)).toHaveLength(21);
+      expect(recording.spans.filter((s) => s.kind === SPAN_KIND.CLIENT)).toHaveLength(23);
     });
   });
 });

@@ -192,6 +192,34 @@ function onRequestClose(this: TrackedRequest): void {
   }
 }
 
+
+/**
+ * The target URI of a request (RFC 9112, section 3.3), for `url.full`, with the query
+ * redacted and no credentials: origin + path for the usual origin-form target
+ * ("/p?q"); the target itself for an absolute-form one (a request through a forward
+ * proxy); "scheme://host:port" of the tunnel for an authority-form one (CONNECT
+ * host:port); the origin alone for the asterisk form (OPTIONS *).
+ */
+function targetUri(protocol: string, host: string, port: number | undefined, target: string): string {
+  if (target.charCodeAt(0) === 0x2f /* / */) return `${origin(protocol, host, port)}${redactTarget(target)}`;
+  if (target === '*') return origin(protocol, host, port);
+  const absolute = ABSOLUTE_FORM.exec(target);
+  if (absolute !== null) return `${absolute[1]}${redactTarget(target.slice(absolute[0].length))}`;
+  return `${protocol}//${target}`;
+}
+
+/** "scheme://" and any "user:password@" after it. */
+const ABSOLUTE_FORM = /^([a-z][a-z0-9+.-]*:\/\/)(?:[^/?#@]*@)?/i;
+
+/** `target` with the values of signature parameters in its query redacted. */
+function redactTarget(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : `${target.slice(0, q + 1)}${redactQuery(target.slice(q + 1))}`;
+}
+
+function origin(protocol: string, host: string, port: number | undefined): string {
+  return `${protocol}//${host.includes(':') ? `[${host}]` : host}${port === undefined ? '' : `:${port}`}`;
+}
 /** The port the caller asked for, from any argument form of `http.request`. */
 function requestedPort(args: IArguments): number | undefined {
   let port: unknown;
@@ -259,11 +287,7 @@ export class HttpClientTelemetry extends HttpTelemetry {
     const defaultPort = protocol === 'https:' ? 443 : 80;
     const agentPort = (req as { agent?: { defaultPort?: unknown } }).agent?.defaultPort;
     const port = requestedPort(args) ?? (typeof agentPort === 'number' ? agentPort : defaultPort);
-    let path = req.path || '/';
-    const q = path.indexOf('?');
-    if (q >= 0) path = `${path.slice(0, q + 1)}${redactQuery(path.slice(q + 1))}`;
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    const url = `${protocol}//${urlHost}${port === defaultPort ? '' : `:${port}`}${path}`;
+    const url = targetUri(protocol, host, port === defaultPort ? undefined : port, req.path || '/');
 
     const attributes: Attributes = {
       [HTTP_REQUEST_METHOD]: method,
