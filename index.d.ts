@@ -259,6 +259,10 @@ export interface PollResult {
   traces: Buffer[];
   /** Encoded OTLP `ExportLogsServiceRequest` protobuf messages. */
   logs: Buffer[];
+  /** How many spans each of `traces` holds (at most `maxSpansPerBatch`). */
+  traceItems: number[];
+  /** How many log records each of `logs` holds (at most `maxLogsPerBatch`). */
+  logItems: number[];
   read: Record<RingName, number>;
   /** Records that could not be decoded (skipped and counted). */
   errors: string[];

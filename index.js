@@ -966,6 +966,8 @@ class FileCollectorImpl {
       read: { events: r[2], spans: r[3], measurements: r[4] },
       errors: r[5],
       metrics: r[6],
+      traceItems: r[7],
+      logItems: r[8],
     };
   }
   poll() {

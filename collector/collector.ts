@@ -132,6 +132,7 @@ export class Collector {
         queueBytes: config.queueBytes,
         batchDelayMs: config.batchDelayMs,
         maxBatchBytes: config.maxBatchBytes,
+        maxBatchItems: { traces: config.native.maxSpansPerBatch, logs: config.native.maxLogsPerBatch },
         concurrency: config.concurrency,
         retry: config.retry,
         describe: (s) => describeDestination(config, s),
@@ -353,8 +354,8 @@ export class Collector {
       this.fileFailed(s, e);
       return false;
     }
-    for (const t of r.traces) this.pipeline.add('traces', t);
-    for (const l of r.logs) this.pipeline.add('logs', l);
+    r.traces.forEach((t, i) => this.pipeline.add('traces', t, r.traceItems[i]));
+    r.logs.forEach((l, i) => this.pipeline.add('logs', l, r.logItems[i]));
     for (const ring of ['events', 'spans', 'measurements'] as const) {
       s.read[ring] += r.read[ring];
       this.totals[ring] += r.read[ring];
@@ -479,10 +480,10 @@ export class Collector {
       }
     }
     for (const err of result.errors ?? []) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
-    const batches: Array<[Signal, Buffer]> = [
-      ...result.traces.map((b): [Signal, Buffer] => ['traces', b]),
-      ...result.logs.map((b): [Signal, Buffer] => ['logs', b]),
-      ...(result.metrics && result.metrics.length > 0 ? [['metrics', result.metrics] as [Signal, Buffer]] : []),
+    const batches: Array<[Signal, Buffer, number]> = [
+      ...result.traces.map((b, i): [Signal, Buffer, number] => ['traces', b, result.traceItems[i]]),
+      ...result.logs.map((b, i): [Signal, Buffer, number] => ['logs', b, result.logItems[i]]),
+      ...(result.metrics && result.metrics.length > 0 ? [['metrics', result.metrics, 0] as [Signal, Buffer, number]] : []),
     ];
     this.retire(s);
     this.log.info(`the writer of ${s.path} exited; exporting what is left (${batches.length} batch(es))${this.config.keepFiles || s.detached ? '' : ', then removing the file'}`);
@@ -490,7 +491,7 @@ export class Collector {
     const settled = (): void => {
       if (--s.pendingFinal === 0) this.removeFile(s);
     };
-    for (const [signal, body] of batches) this.pipeline.add(signal, body, settled);
+    for (const [signal, body, items] of batches) this.pipeline.add(signal, body, items, settled);
     if (batches.length === 0) this.removeFile(s);
   }
 

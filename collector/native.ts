@@ -15,6 +15,10 @@ export interface PollResult {
   traces: Buffer[];
   /** Encoded `ExportLogsServiceRequest` batches. */
   logs: Buffer[];
+  /** Spans in each of `traces`. */
+  traceItems: number[];
+  /** Log records in each of `logs`. */
+  logItems: number[];
   read: { events: number; spans: number; measurements: number };
   /** Problems found in the file (malformed records, bad references); the file is still followed. */
   errors: string[];
@@ -24,6 +28,8 @@ export interface PollResult {
 export interface FinishResult {
   traces: Buffer[];
   logs: Buffer[];
+  traceItems: number[];
+  logItems: number[];
   metrics: Buffer | null;
   read?: { events: number; spans: number; measurements: number };
   errors?: string[];

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   queueBytes: number;
   batchDelayMs: number;
   maxBatchBytes: number;
+  /** A merged batch of this signal stops growing at this many spans / log records (`--max-batch-size`). */
+  maxBatchItems?: Partial<Record<Signal, number>>;
   concurrency: number;
   retry: { initialDelayMs: number; maxDelayMs: number };
   /** Where each signal goes (for messages only). */
@@ -34,6 +36,8 @@ export interface PipelineOptions {
 interface Pending {
   parts: Buffer[];
   bytes: number;
+  /** Spans / log records in `parts`. */
+  items: number;
   callbacks: Array<(o: BatchOutcome) => void>;
   timer?: NodeJS.Timeout;
 }
@@ -70,8 +74,13 @@ export class ExportPipeline {
     this.counters = { traces: c(), metrics: c(), logs: c() };
   }
 
-  /** Adds one encoded batch. Never blocks: it is merged, queued, or (when the queue is full) the oldest data is dropped. */
-  add(signal: Signal, body: Buffer, onSettled?: (o: BatchOutcome) => void): void {
+  /**
+   * Adds one encoded batch holding `items` spans / log records (0 when not counted, as
+   * for metrics). Never blocks: it is merged, queued, or (when the queue is full) the
+   * oldest data is dropped. A merged batch stays within `maxBatchBytes` and
+   * `maxBatchItems`, unless one batch alone is larger.
+   */
+  add(signal: Signal, body: Buffer, items = 0, onSettled?: (o: BatchOutcome) => void): void {
     if (body.length === 0) {
       onSettled?.('exported');
       return;
@@ -80,21 +89,23 @@ export class ExportPipeline {
       this.enqueue({ signal, body, onSettled });
       return;
     }
+    const maxItems = this.options.maxBatchItems?.[signal] ?? Infinity;
     let p = this.pending.get(signal);
-    if (p && p.bytes + body.length > this.options.maxBatchBytes) {
+    if (p && (p.bytes + body.length > this.options.maxBatchBytes || p.items + items > maxItems)) {
       this.flushSignal(signal);
       p = undefined;
     }
     if (!p) {
-      p = { parts: [], bytes: 0, callbacks: [] };
+      p = { parts: [], bytes: 0, items: 0, callbacks: [] };
       this.pending.set(signal, p);
       p.timer = setTimeout(() => this.flushSignal(signal), this.options.batchDelayMs);
       p.timer.unref();
     }
     p.parts.push(body);
     p.bytes += body.length;
+    p.items += items;
     if (onSettled) p.callbacks.push(onSettled);
-    if (p.bytes >= this.options.maxBatchBytes) this.flushSignal(signal);
+    if (p.bytes >= this.options.maxBatchBytes || p.items >= maxItems) this.flushSignal(signal);
   }
 
   /** Queues everything the batcher holds now. */

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Collector, resolveConfig, type CollectorFlags } from '../collector';
 import { silentLogger } from '../collector/log';
-import { OtlpReceiver, type FlatSpan } from './support/otlp-receiver';
+import { flattenLogs, flattenSpans, OtlpReceiver, type FlatSpan } from './support/otlp-receiver';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const native = require('..') as typeof import('..');
@@ -66,6 +66,39 @@ afterEach(async () => {
 const byName = (spans: FlatSpan[]): Record<string, FlatSpan> => Object.fromEntries(spans.map((s) => [s.name, s]));
 
 describeNative('collector end to end (native)', () => {
+  test('--max-batch-size bounds the requests that merge several polls, for spans and log records alike', async () => {
+    const file = path.join(tmp, 'batches-1.otlp-mmap');
+    const rec = native.openRecorder(file);
+    const scope = rec.createInstrumentationScope(rec.createResource({ 'service.name': 'batches' }), 'batches');
+    // Held for an hour: only the size bound (or flush) sends a merged request.
+    const c = await startCollector({ batchDelay: '1h', maxBatchSize: '8' });
+    let n = 0;
+    for (let round = 0; round < 10; round++) {
+      // Three spans and three log records per poll: each poll's own batches hold three.
+      for (let k = 0; k < 3; k++, n++) {
+        const id = (n + 1).toString(16).padStart(16, '0');
+        rec.recordSpanStart(scope, TRACE, id, null, 1, `s${n}`, 1, T0 + BigInt(n), {});
+        rec.recordSpanEnd(scope, TRACE, id, T0 + BigInt(n) + 1n, { code: 0 });
+        rec.recordEvent(scope, null, rec.recordString('log'), T0 + BigInt(n), { n }, { severityNumber: 9, body: `l${n}` });
+      }
+      await receiver.waitFor(`poll ${round}`, () => (c.stats().read.spans >= 2 * n && c.stats().read.events >= n ? true : undefined));
+    }
+    await c.flush();
+    rec.close();
+    const perRequest = (signal: 'traces' | 'logs', count: (r: (typeof receiver.requests)[number]) => number): number[] =>
+      receiver.requests.filter((r) => r.signal === signal).map(count);
+    const spans = perRequest('traces', (r) => flattenSpans(r.decoded).length);
+    const logs = perRequest('logs', (r) => flattenLogs(r.decoded).length);
+    expect(spans.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(logs.reduce((a, b) => a + b, 0)).toBe(30);
+    // Merged up to the bound, never past it: 30 in at least four requests of at most 8.
+    expect(Math.max(...spans)).toBeLessThanOrEqual(8);
+    expect(Math.max(...logs)).toBeLessThanOrEqual(8);
+    expect(spans.length).toBeGreaterThanOrEqual(4);
+    expect(spans.length).toBeLessThan(10); // and polls were merged
+    expect(logs.length).toBeLessThan(10);
+  });
+
   test('exports the exact span tree, span event, log record and metric points a writer recorded, then the open span as incomplete when the writer closes', async () => {
     const file = path.join(tmp, 'shop-1.otlp-mmap');
     const rec = native.openRecorder(file);

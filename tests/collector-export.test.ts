@@ -96,19 +96,21 @@ function fakeOpenCollector(opened: string[] = []): OpenCollector {
     const dropped = spec.dropped ?? { events: 0, spans: 0, measurements: 0 };
     return {
       poll() {
-        if (polled) return { traces: [], logs: [], read: { events: 0, spans: 0, measurements: 0 }, errors: [] };
+        if (polled) return { traces: [], logs: [], traceItems: [], logItems: [], read: { events: 0, spans: 0, measurements: 0 }, errors: [] };
         polled = true;
         const batches = spec.batches ?? [];
         return {
           traces: batches.map(traceBatch),
           logs: spec.logs ? [logBatch(spec.logs)] : [],
+          traceItems: batches.map((b) => b.length),
+          logItems: spec.logs ? [spec.logs.length] : [],
           read: { events: spec.logs?.length ?? 0, spans: batches.flat().length * 2, measurements: 0 },
           errors: [],
         };
       },
       collectMetrics: () => null,
       writerAlive: () => fs.existsSync(marker),
-      finish: () => ({ traces: [traceBatch([`${path.basename(p)}:incomplete`])], logs: [], metrics: null }),
+      finish: () => ({ traces: [traceBatch([`${path.basename(p)}:incomplete`])], logs: [], traceItems: [1], logItems: [], metrics: null }),
       status: () => ({
         startTimeUnixNano: 1n,
         dropped,

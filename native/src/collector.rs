@@ -3,7 +3,7 @@
 //! and hands back encoded OTLP batches. This is everything the JS collector calls
 //! per file; JS only schedules polls and moves the bytes.
 
-use crate::collect::{EntrySource, Pipeline, PipelineConfig, PipelineStats};
+use crate::collect::{Encoded, EntrySource, Pipeline, PipelineConfig, PipelineStats};
 use crate::file::layout::{DictRef, RingKind};
 use crate::reader::Reader;
 use crate::wire::decode;
@@ -21,8 +21,8 @@ const MAX_ERRORS: usize = 16;
 /// What one poll produced.
 #[derive(Default)]
 pub struct PollOutput {
-    pub traces: Vec<Vec<u8>>,
-    pub logs: Vec<Vec<u8>>,
+    pub traces: Vec<Encoded>,
+    pub logs: Vec<Encoded>,
     /// Records read per ring (events, spans, measurements).
     pub read: [u64; 3],
     pub errors: Vec<String>,

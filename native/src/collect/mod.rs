@@ -220,13 +220,20 @@ struct Pending {
     observed: u64,
 }
 
+/// One encoded export request and how many spans or log records it holds (so that
+/// the exporter can merge requests without passing the batch size).
+pub struct Encoded {
+    pub body: Vec<u8>,
+    pub items: usize,
+}
+
 /// Accumulates encoded items into export requests of bounded size.
 struct Batcher {
     items: Vec<Item>,
     bytes: usize,
     max_items: usize,
     max_bytes: usize,
-    out: Vec<Vec<u8>>,
+    out: Vec<Encoded>,
 }
 
 impl Batcher {
@@ -244,13 +251,13 @@ impl Batcher {
 
     fn flush(&mut self) {
         if !self.items.is_empty() {
-            self.out.push(encode_grouped(&self.items));
+            self.out.push(Encoded { body: encode_grouped(&self.items), items: self.items.len() });
             self.items.clear();
             self.bytes = 0;
         }
     }
 
-    fn take(&mut self) -> Vec<Vec<u8>> {
+    fn take(&mut self) -> Vec<Encoded> {
         self.flush();
         std::mem::take(&mut self.out)
     }
@@ -620,7 +627,7 @@ impl Pipeline {
     }
 
     /// Encoded `ExportTraceServiceRequest`s holding the spans finished so far.
-    pub fn take_traces(&mut self) -> Vec<Vec<u8>> {
+    pub fn take_traces(&mut self) -> Vec<Encoded> {
         self.traces.take()
     }
 
@@ -714,7 +721,7 @@ impl Pipeline {
     }
 
     /// Encoded `ExportLogsServiceRequest`s holding the log records built so far.
-    pub fn take_logs(&mut self) -> Vec<Vec<u8>> {
+    pub fn take_logs(&mut self) -> Vec<Encoded> {
         self.logs.take()
     }
 

@@ -280,6 +280,10 @@ fn items(req: &[u8]) -> Vec<(BTreeMap<String, String>, String, Msg)> {
     out
 }
 
+fn bodies(batches: Vec<Encoded>) -> Vec<Vec<u8>> {
+    batches.into_iter().map(|b| b.body).collect()
+}
+
 fn all_items(reqs: &[Vec<u8>]) -> Vec<Msg> {
     reqs.iter().flat_map(|r| items(r)).map(|(_, _, m)| m).collect()
 }
@@ -378,7 +382,7 @@ fn assembles_a_span_from_start_name_attributes_links_and_end() {
         ],
         vec![],
     );
-    let reqs = p.take_traces();
+    let reqs = bodies(p.take_traces());
     assert_eq!(reqs.len(), 1);
     let it = items(&reqs[0]);
     assert_eq!(it.len(), 1);
@@ -425,24 +429,24 @@ fn an_event_published_before_its_spans_end_lands_on_the_span() {
             event(f.scope, None, log_name, 19),     // no span context: a log record
         ],
     );
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.len(), 1);
     let evs = spans[0].msgs(11);
     assert_eq!(evs.len(), 1);
     assert_eq!((evs[0].u64(1), evs[0].str(2)), (15, "exception".to_string()));
     assert_eq!(attrs(&evs[0], 3), map(&[("a", "i:1")]));
-    let logs = all_items(&p.take_logs());
+    let logs = all_items(&bodies(p.take_logs()));
     assert_eq!(logs.iter().map(|l| l.u64(1)).collect::<Vec<_>>(), vec![18, 19]);
     assert_eq!(p.stats().pending_events, 2);
 
     // poll 2: span 2 starts and ends; the pending event lands on it, the one for
     // span 3 becomes a log record carrying its trace context.
     poll(&mut p, &mut f.d, vec![start(f.scope, 2, "two", 12, vec![]), end(f.scope, 2, 30)], vec![]);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].str(5), "two");
     assert_eq!(spans[0].msgs(11).iter().map(|e| e.u64(1)).collect::<Vec<_>>(), vec![16]);
-    let logs = all_items(&p.take_logs());
+    let logs = all_items(&bodies(p.take_logs()));
     assert_eq!(logs.len(), 1);
     assert_eq!((logs[0].u64(1), logs[0].bytes(9), logs[0].bytes(10), logs[0].u64(8)), (17, T.to_vec(), sid(3), 1));
     assert_eq!(logs[0].str(12), "exception");
@@ -456,11 +460,11 @@ fn an_event_after_the_spans_end_was_applied_is_a_log_record() {
     let mut p = pipeline();
     let n = f.d.string("late");
     poll(&mut p, &mut f.d, vec![start(f.scope, 1, "one", 10, vec![]), end(f.scope, 1, 20)], vec![]);
-    assert_eq!(all_items(&p.take_traces()).len(), 1);
+    assert_eq!(all_items(&bodies(p.take_traces())).len(), 1);
     poll(&mut p, &mut f.d, vec![], vec![event(f.scope, Some(1), n, 25)]);
     poll(&mut p, &mut f.d, vec![], vec![]);
-    assert_eq!(all_items(&p.take_logs()).len(), 1);
-    assert!(p.take_traces().is_empty());
+    assert_eq!(all_items(&bodies(p.take_logs())).len(), 1);
+    assert!(bodies(p.take_traces()).is_empty());
 }
 
 #[test]
@@ -469,10 +473,10 @@ fn assembles_spans_whose_messages_arrive_before_their_start() {
     let mut p = pipeline();
     // the end and an update are read a poll before the start
     poll(&mut p, &mut f.d, vec![msg(f.scope, 1, SpanEventKind::Attributes(vec![kv_int(f.k_b, 5)])), end(f.scope, 1, 90)], vec![]);
-    assert!(p.take_traces().is_empty());
+    assert!(bodies(p.take_traces()).is_empty());
     assert_eq!(p.stats().open_spans, 1);
     poll(&mut p, &mut f.d, vec![start(f.scope, 1, "late start", 40, vec![kv_int(f.k_a, 1), kv_int(f.k_b, 1)])], vec![]);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.len(), 1);
     assert_eq!((spans[0].str(5).as_str(), spans[0].u64(7), spans[0].u64(8)), ("late start", 40, 90));
     // the update came after the start in the writer's order: its value wins
@@ -491,7 +495,7 @@ fn drops_and_counts_an_end_whose_start_never_arrives() {
     }
     assert_eq!(p.stats().open_spans, 0);
     assert_eq!(p.stats().spans_orphaned, 1);
-    assert!(p.take_traces().is_empty());
+    assert!(bodies(p.take_traces()).is_empty());
 }
 
 #[test]
@@ -499,7 +503,7 @@ fn can_export_an_orphan_end_with_what_is_known() {
     let mut f = fx();
     let mut p = Pipeline::new(PipelineConfig { export_orphans: true, placeholder_polls: 0, ..Default::default() });
     poll(&mut p, &mut f.d, vec![msg(f.scope, 7, SpanEventKind::Attributes(vec![kv_int(f.k_a, 1)])), end(f.scope, 7, 90), msg(f.scope, 8, SpanEventKind::Name("never ends".into()))], vec![]);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.len(), 1);
     assert_eq!((spans[0].bytes(2), spans[0].u64(7), spans[0].u64(8)), (sid(7), 90, 90));
     assert_eq!(attrs(&spans[0], 9), map(&[("a", "i:1"), ("otlp_mmap.span.start_missing", "b:true")]));
@@ -524,7 +528,7 @@ fn merges_an_oversized_start_with_its_update_attributes_messages() {
         ],
         vec![],
     );
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     let got: Vec<String> = spans[0].msgs(9).iter().map(|kv| kv.str(1)).collect();
     let want: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
     assert_eq!(got, want);
@@ -544,7 +548,7 @@ fn exports_spans_open_when_the_writer_died_as_incomplete() {
     p.on_event(&mut f.d, event(f.scope, Some(2), n, 41));
     p.on_event(&mut f.d, event(f.scope, Some(4), n, 42)); // unknown: becomes a log
     p.finish_incomplete(&mut f.d, 1_000);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.len(), 3);
     let done = span_named(&spans, "done");
     assert!(!attrs(&done, 9).contains_key(spans::INCOMPLETE_ATTRIBUTE));
@@ -554,7 +558,7 @@ fn exports_spans_open_when_the_writer_died_as_incomplete() {
     assert_eq!(crashed.u64(8), 1_000);
     assert_eq!(attrs(&crashed, 9), map(&[("a", "i:1"), ("otlp_mmap.span.incomplete", "b:true")]));
     assert_eq!(crashed.msgs(11).len(), 1);
-    assert_eq!(all_items(&p.take_logs()).len(), 1);
+    assert_eq!(all_items(&bodies(p.take_logs())).len(), 1);
     let st = p.stats();
     assert_eq!((st.spans_incomplete, st.spans_finished, st.open_spans, st.pending_events), (1, 3, 0, 0));
 }
@@ -578,7 +582,7 @@ fn spans_that_start_and_end_in_one_poll_do_not_count_against_the_open_span_limit
         msgs.push(end(f.scope, i, 2));
     }
     poll(&mut p, &mut f.d, msgs, vec![]);
-    assert_eq!(all_items(&p.take_traces()).len(), 50);
+    assert_eq!(all_items(&bodies(p.take_traces())).len(), 50);
     let st = p.stats();
     assert_eq!((st.spans_overflowed, st.open_spans), (0, 1));
     poll(&mut p, &mut f.d, vec![start(f.scope, 101, "second", 1, vec![]), start(f.scope, 102, "third", 1, vec![])], vec![]);
@@ -592,7 +596,7 @@ fn bounds_pending_events_and_span_events() {
     let n = f.d.string("e");
     poll(&mut p, &mut f.d, vec![start(f.scope, 1, "s", 1, vec![])], (0..4).map(|t| event(f.scope, Some(1), n, t)).collect());
     poll(&mut p, &mut f.d, vec![end(f.scope, 1, 9)], vec![event(f.scope, Some(5), n, 1), event(f.scope, Some(6), n, 2)]);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans[0].msgs(11).len(), 2);
     assert_eq!(spans[0].u64(12), 2, "dropped_events_count");
     let st = p.stats();
@@ -631,7 +635,7 @@ fn groups_spans_by_resource_then_scope() {
         s.push(end(sc, i, 2));
     }
     poll(&mut p, &mut f.d, s, vec![]);
-    let reqs = p.take_traces();
+    let reqs = bodies(p.take_traces());
     assert_eq!(reqs.len(), 1);
     let rs = Msg::parse(&reqs[0]).msgs(1);
     assert_eq!(rs.len(), 2);
@@ -662,7 +666,10 @@ fn splits_traces_into_batches() {
         s.push(end(f.scope, i, 2));
     }
     poll(&mut p, &mut f.d, s, vec![]);
-    let reqs = p.take_traces();
+    let batches = p.take_traces();
+    // Each batch says how many spans it holds (the exporter's merging relies on it).
+    assert_eq!(batches.iter().map(|b| b.items).collect::<Vec<_>>(), vec![2, 2, 1]);
+    let reqs = bodies(batches);
     assert_eq!(reqs.iter().map(|r| items(r).len()).collect::<Vec<_>>(), vec![2, 2, 1]);
 }
 
@@ -697,7 +704,7 @@ fn builds_log_records_with_severity_body_attributes_and_trace_context() {
     };
     poll(&mut p, &mut f.d, vec![], vec![ev.clone()]);
     poll(&mut p, &mut f.d, vec![], vec![]); // the unknown span context waits one poll
-    let reqs = p.take_logs();
+    let reqs = bodies(p.take_logs());
     let it = items(&reqs[0]);
     assert_eq!(it.len(), 1);
     let (res, scope, l) = &it[0];
@@ -710,7 +717,7 @@ fn builds_log_records_with_severity_body_attributes_and_trace_context() {
     assert_eq!(l.str(12), "user.login");
     // without a span context: no trace fields
     poll(&mut p, &mut f.d, vec![], vec![Event { span_context: None, ..ev }]);
-    let l = all_items(&p.take_logs()).remove(0);
+    let l = all_items(&bodies(p.take_logs())).remove(0);
     assert!(!l.has(8) && !l.has(9) && !l.has(10));
 }
 
@@ -976,8 +983,8 @@ fn dump_samples_for_external_decoding() {
     p.on_measurement(&mut f.d, meas(exp, vec![], 140, NumberValue::Double(-0.25)));
     let metrics = p.collect_metrics(&mut f.d, 10_000).unwrap();
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(format!("{dir}/traces.bin"), &p.take_traces()[0]).unwrap();
-    std::fs::write(format!("{dir}/logs.bin"), &p.take_logs()[0]).unwrap();
+    std::fs::write(format!("{dir}/traces.bin"), &bodies(p.take_traces())[0]).unwrap();
+    std::fs::write(format!("{dir}/logs.bin"), &bodies(p.take_logs())[0]).unwrap();
     std::fs::write(format!("{dir}/metrics.bin"), metrics).unwrap();
 }
 
@@ -990,7 +997,7 @@ fn counts_a_refused_span_once_and_ignores_its_later_messages() {
     for _ in 0..4 {
         poll(&mut p, &mut f.d, vec![], vec![]);
     }
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!(spans.iter().map(|s| s.str(5)).collect::<Vec<_>>(), vec!["kept"]);
     let st = p.stats();
     assert_eq!((st.spans_overflowed, st.spans_orphaned, st.open_spans, st.open_span_bytes), (1, 0, 0, 0));
@@ -1016,7 +1023,7 @@ fn bounds_the_bytes_open_spans_hold() {
     assert!(st.span_attributes_dropped >= 1 && st.span_events_dropped >= 8, "{st:?}");
     poll(&mut p, &mut f.d, vec![end(f.scope, 1, 2), end(f.scope, 2, 2)], vec![]);
     assert_eq!(p.stats().open_span_bytes, 0);
-    assert_eq!(all_items(&p.take_traces()).len(), 2);
+    assert_eq!(all_items(&bodies(p.take_traces())).len(), 2);
 }
 
 #[test]
@@ -1070,7 +1077,7 @@ fn survives_random_messages_and_dictionary_entries() {
         // seed messages: encode a few real ones to mutate
         let mut q = pipeline();
         poll(&mut q, &mut f.d, vec![start(f.scope, 1, "s", 1, vec![kv_int(f.k_a, 1)]), end(f.scope, 1, 2)], vec![]);
-        sample.extend(q.take_traces());
+        sample.extend(bodies(q.take_traces()));
     }
     for round in 0..20_000u64 {
         // mutate one dictionary entry now and then, restoring the others
@@ -1150,7 +1157,7 @@ fn survives_random_messages_and_dictionary_entries() {
             }
         }
         if round % 97 == 0 {
-            for r in p.take_traces().iter().chain(p.take_logs().iter()) {
+            for r in bodies(p.take_traces()).iter().chain(bodies(p.take_logs()).iter()) {
                 let _ = items(r); // the output is always well-formed protobuf
             }
             if let Some(m) = p.collect_metrics(&mut f.d, 1000 + round) {
@@ -1161,7 +1168,7 @@ fn survives_random_messages_and_dictionary_entries() {
         }
     }
     p.finish_incomplete(&mut f.d, 1);
-    for r in p.take_traces() {
+    for r in bodies(p.take_traces()) {
         let _ = items(&r);
     }
     let st = p.stats();
@@ -1195,7 +1202,7 @@ fn bench_span_events_per_second() {
         }
         p.after_spans(&mut f.d);
         p.end_of_poll(&mut f.d);
-        batches += p.take_traces().len();
+        batches += bodies(p.take_traces()).len();
     }
     let dt = t0.elapsed().as_secs_f64();
     eprintln!("{n} spans ({} span events + {n} measurements) in {dt:.3}s: {:.0} span events/s, {batches} batches", 2 * n, 2.0 * n as f64 / dt);
@@ -1253,7 +1260,7 @@ fn decodes_ring_records_and_counts_the_ones_that_do_not_decode() {
     p.on_measurement_record(&mut f.d, &[0xff; 12]);
     p.after_spans(&mut f.d);
     p.end_of_poll(&mut f.d);
-    let spans = all_items(&p.take_traces());
+    let spans = all_items(&bodies(p.take_traces()));
     assert_eq!((spans[0].str(5).as_str(), spans[0].u64(7), spans[0].u64(8)), ("from bytes", 10, 20));
     assert_eq!(p.stats().bad_records, 3);
 }
@@ -1273,7 +1280,7 @@ fn refuses_value_refs_that_expand_exponentially() {
     let leaf = f.d.value(&AnyValue::String("leaf".into()));
     let two = f.d.value(&AnyValue::Array(vec![AnyValue::ValueRef(leaf), AnyValue::ValueRef(leaf)]));
     p.on_event(&mut f.d, Event { body: Some(AnyValue::ValueRef(two)), ..event(f.scope, None, DictRef(0), 1) });
-    let logs = all_items(&p.take_logs());
+    let logs = all_items(&bodies(p.take_logs()));
     assert_eq!(any(&logs[0].msg(5)), "[s:leaf,s:leaf]");
 }
 

@@ -3,7 +3,7 @@
 
 use super::sys::{napi_callback, napi_env, napi_value};
 use super::{js_fn, Env, JsResult};
-use crate::collect::PipelineConfig;
+use crate::collect::{Encoded, PipelineConfig};
 use crate::collector::{FileCollector, PollOutput};
 use crate::file::layout::RingKind;
 use crate::reader::json;
@@ -26,12 +26,19 @@ fn with<T>(env: Env, h: napi_value, f: impl FnOnce(&mut FileCollector) -> JsResu
     f(c)
 }
 
-fn buffers(env: Env, list: &[Vec<u8>]) -> JsResult<napi_value> {
-    let items = list.iter().map(|b| env.buffer_copy(b)).collect::<JsResult<Vec<_>>>()?;
+fn buffers(env: Env, list: &[Encoded]) -> JsResult<napi_value> {
+    let items = list.iter().map(|b| env.buffer_copy(&b.body)).collect::<JsResult<Vec<_>>>()?;
     env.array(&items)
 }
 
-/// `[traces[], logs[], readEvents, readSpans, readMeasurements, errors[]]`
+/// How many spans / log records each batch of `list` holds.
+fn counts(env: Env, list: &[Encoded]) -> JsResult<napi_value> {
+    let items = list.iter().map(|b| env.number(b.items as f64)).collect::<JsResult<Vec<_>>>()?;
+    env.array(&items)
+}
+
+/// `[traces[], logs[], readEvents, readSpans, readMeasurements, errors[], metrics | null,
+/// spansPerTraceBatch[], recordsPerLogBatch[]]`
 fn poll_result(env: Env, o: &PollOutput, metrics: Option<&Vec<u8>>) -> JsResult<napi_value> {
     let errs = o.errors.iter().map(|e| env.str(e)).collect::<JsResult<Vec<_>>>()?;
     let m = match metrics {
@@ -46,6 +53,8 @@ fn poll_result(env: Env, o: &PollOutput, metrics: Option<&Vec<u8>>) -> JsResult<
         env.number(o.read[2] as f64)?,
         env.array(&errs)?,
         m,
+        counts(env, &o.traces)?,
+        counts(env, &o.logs)?,
     ])
 }
 
