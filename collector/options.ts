@@ -46,7 +46,7 @@ export const COLLECT_OPTIONS: OptionSpec[] = [
   O('Export', '--timeout', 'timeout', 'DURATION', 'Time limit of one export request.', { env: 'OTEL_EXPORTER_OTLP_TIMEOUT (+ per signal)', def: '10s' }),
   O('Export', '--metric-interval', 'metricInterval', 'DURATION', 'How often metrics are collected and exported.', { env: 'OTEL_METRIC_EXPORT_INTERVAL', def: '60s' }),
   O('Export', '--batch-delay', 'batchDelay', 'DURATION', 'How long polled batches are held to be merged before export (0: no merging).', { env: 'OTEL_BSP_SCHEDULE_DELAY', def: '1s' }),
-  O('Export', '--max-batch-size', 'maxBatchSize', 'N', 'Most spans / log records in one export request (merged ones too).', { env: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', def: '512' }),
+  O('Export', '--max-batch-size', 'maxBatchSize', 'N', 'Most spans / log records in one export request (merged ones too).', { env: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', def: '8192' }),
   O('Export', '--max-batch-bytes', 'maxBatchBytes', 'SIZE', 'An encoded batch (native or merged) stops growing at this size.', { def: '1MiB' }),
   O('Export', '--queue-bytes', 'queueBytes', 'SIZE', 'Memory for batches waiting to be exported; when full the oldest are dropped and counted.', { env: 'OTLP_MMAP_QUEUE_BYTES', def: '64MiB' }),
   O('Export', '--retry-initial-delay', 'retryInitialDelay', 'DURATION', 'First backoff after a retryable failure (doubles, with jitter; Retry-After wins).', { def: '1s' }),
