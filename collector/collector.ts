@@ -473,13 +473,11 @@ export class Collector {
     }
     s.state = 'finished';
     this.filesFinished++;
-    if (result.read) {
-      for (const ring of ['events', 'spans', 'measurements'] as const) {
-        s.read[ring] += result.read[ring];
-        this.totals[ring] += result.read[ring];
-      }
+    for (const ring of ['events', 'spans', 'measurements'] as const) {
+      s.read[ring] += result.read[ring];
+      this.totals[ring] += result.read[ring];
     }
-    for (const err of result.errors ?? []) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
+    for (const err of result.errors) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
     const batches: Array<[Signal, Buffer, number]> = [
       ...result.traces.map((b, i): [Signal, Buffer, number] => ['traces', b, result.traceItems[i]]),
       ...result.logs.map((b, i): [Signal, Buffer, number] => ['logs', b, result.logItems[i]]),

@@ -41,16 +41,8 @@ export interface SignalExportConfig {
 }
 
 /** Options passed to the native `openCollector`. */
-export interface NativeCollectorOptions {
-  maxOpenSpans?: number;
-  maxPendingEvents?: number;
-  maxSpansPerBatch?: number;
-  maxLogsPerBatch?: number;
-  cardinalityLimit?: number;
-  maxMessagesPerPoll?: number;
-  /** A native batch closes once it reaches this many bytes. */
-  maxBatchBytes?: number;
-}
+/** Options of the native collector of one file (`openCollector`, see `index.d.ts`). */
+export type NativeCollectorOptions = import('../index').CollectorOptions;
 
 /** The complete, validated configuration of a collector. */
 export interface CollectorConfig {

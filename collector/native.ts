@@ -7,56 +7,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeCollectorOptions } from './config';
 
-export type RingName = 'events' | 'spans' | 'measurements';
+import type * as Native from '../index';
 
-/** What one `poll()` produced. */
-export interface PollResult {
-  /** Encoded `ExportTraceServiceRequest` batches. */
-  traces: Buffer[];
-  /** Encoded `ExportLogsServiceRequest` batches. */
-  logs: Buffer[];
-  /** Spans in each of `traces`. */
-  traceItems: number[];
-  /** Log records in each of `logs`. */
-  logItems: number[];
-  read: { events: number; spans: number; measurements: number };
-  /** Problems found in the file (malformed records, bad references); the file is still followed. */
-  errors: string[];
-}
+export type RingName = Native.RingName;
+
+/** What one `poll()` produced (see the package's `index.d.ts`). */
+export type PollResult = Native.PollResult;
 
 /** What `finish()` produced once the writer is gone: the last poll, plus the last metrics. */
-export interface FinishResult {
-  traces: Buffer[];
-  logs: Buffer[];
-  traceItems: number[];
-  logItems: number[];
-  metrics: Buffer | null;
-  read?: { events: number; spans: number; measurements: number };
-  errors?: string[];
-}
+export type FinishResult = Native.PollResult & { metrics: Buffer | null };
 
-export interface FileCollectorStatus {
-  startTimeUnixNano: bigint;
-  dropped: { events: number; spans: number; measurements: number };
-  rings: Record<RingName, { slots: number; slotSize: number; used: number }>;
-  dictionaryBytes: number;
-  openSpans: number;
-  /** Slots a dead writer claimed but never published, skipped by `finish()`. */
-  skipped?: Record<RingName, number>;
-  badRecords?: number;
-  /** Counters of the native pipeline (`spans_overflowed`, `measurements_dropped`, ...). */
-  pipeline?: Record<string, number>;
-}
+/** The part of the native `status()` the collector reads. */
+export type FileCollectorStatus = Pick<Native.FileCollectorStatus, 'startTimeUnixNano' | 'dropped' | 'rings' | 'dictionaryBytes' | 'openSpans'> &
+  Partial<Pick<Native.FileCollectorStatus, 'skipped' | 'badRecords' | 'pipeline'>>;
 
-/** The native collector of one file (see the package's `index.d.ts`). */
-export interface FileCollector {
-  poll(): PollResult;
-  collectMetrics(): Buffer | null;
-  writerAlive(): boolean;
-  finish(): FinishResult;
+/** The part of the native collector of one file (`openCollector`) that the collector uses. */
+export type FileCollector = Pick<Native.FileCollector, 'poll' | 'collectMetrics' | 'writerAlive' | 'finish' | 'close'> & {
   status(): FileCollectorStatus;
-  close(): void;
-}
+};
 
 export type OpenCollector = (path: string, options?: NativeCollectorOptions) => FileCollector;
 

@@ -110,7 +110,15 @@ function fakeOpenCollector(opened: string[] = []): OpenCollector {
       },
       collectMetrics: () => null,
       writerAlive: () => fs.existsSync(marker),
-      finish: () => ({ traces: [traceBatch([`${path.basename(p)}:incomplete`])], logs: [], traceItems: [1], logItems: [], metrics: null }),
+      finish: () => ({
+        traces: [traceBatch([`${path.basename(p)}:incomplete`])],
+        logs: [],
+        traceItems: [1],
+        logItems: [],
+        read: { events: 0, spans: 0, measurements: 0 },
+        errors: [],
+        metrics: null,
+      }),
       status: () => ({
         startTimeUnixNano: 1n,
         dropped,
