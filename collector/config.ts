@@ -40,8 +40,7 @@ export interface SignalExportConfig {
   clientCertificate?: string;
 }
 
-/** Options passed to the native `openCollector`. */
-/** Options of the native collector of one file (`openCollector`, see `index.d.ts`). */
+/** Options passed to the native `openCollector` (its `CollectorOptions` in `index.d.ts`). */
 export type NativeCollectorOptions = import('../index').CollectorOptions;
 
 /** The complete, validated configuration of a collector. */

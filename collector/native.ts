@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { NativeCollectorOptions } from './config';
-
 import type * as Native from '../index';
+import type { NativeCollectorOptions } from './config';
 
 export type RingName = Native.RingName;
 

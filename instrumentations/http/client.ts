@@ -192,7 +192,6 @@ function onRequestClose(this: TrackedRequest): void {
   }
 }
 
-
 /**
  * The target URI of a request (RFC 9112, section 3.3), for `url.full`, with the query
  * redacted and no credentials: origin + path for the usual origin-form target
@@ -217,9 +216,11 @@ function redactTarget(target: string): string {
   return q < 0 ? target : `${target.slice(0, q + 1)}${redactQuery(target.slice(q + 1))}`;
 }
 
+/** "scheme://host[:port]", an IPv6 host in brackets; `port` undefined when it is the scheme's default. */
 function origin(protocol: string, host: string, port: number | undefined): string {
   return `${protocol}//${host.includes(':') ? `[${host}]` : host}${port === undefined ? '' : `:${port}`}`;
 }
+
 /** The port the caller asked for, from any argument form of `http.request`. */
 function requestedPort(args: IArguments): number | undefined {
   let port: unknown;
