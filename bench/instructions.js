@@ -14,6 +14,7 @@
 //     [--agent-env 'OTEL_NODE_ENABLED_INSTRUMENTATIONS=http OTEL_METRICS_EXPORTER=none']  (extra env for the otlp-mmap runs)
 //     [--node-variants 'empty import=--import bench/apps/empty.mjs;api loaded=--require bench/apps/api-only.cjs']
 //       (more variants without the agent: a name, '=', node arguments; paths relative to the package)
+//     [--app FILE]  (another in-process app taking the request count as its argument; default bench/apps/inprocess-app.js)
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -25,8 +26,8 @@ function packagePath(arg) {
 }
 
 /** Instructions of one run of the in-process app with `requests` measured requests. */
-function count(variant, requests, warmup, dir) {
-  return c.countInstructions(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, path.join(c.APPS, 'inprocess-app.js'), String(requests)], {
+function count(variant, requests, warmup, dir, app) {
+  return c.countInstructions(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, app, String(requests)], {
     ...variant.env,
     OTLP_MMAP_DIR: dir,
     INPROCESS_WARMUP: String(warmup),
@@ -45,6 +46,7 @@ async function main(argv = process.argv.slice(2)) {
   const warmup = a.num('--warmup', quick ? 500 : 2000);
   const only = a.get('--only', 'none,otlp-mmap,otel').split(',');
   const baseline = a.get('--baseline', '');
+  const app = path.resolve(a.get('--app', path.join(c.APPS, 'inprocess-app.js')));
   // The receiver and the collector run only when a measured variant exports (nothing else
   // may share the load core with them, and a run of the bare app needs neither).
   const needsCollector = only.includes('otlp-mmap') || baseline !== '';
@@ -91,7 +93,7 @@ async function main(argv = process.argv.slice(2)) {
   try {
     for (const v of variants) {
       // The two runs of a variant side by side (one per core); counts do not depend on timing.
-      const [i1, i2] = await Promise.all([count(v, n1, warmup, dir), count(v, n2, warmup, dir)]);
+      const [i1, i2] = await Promise.all([count(v, n1, warmup, dir, app), count(v, n2, warmup, dir, app)]);
       const perRequest = (i2 - i1) / (n2 - n1);
       rows.push({ key: v.key, name: v.name, i1, i2, perRequest });
       process.stderr.write(`  instructions: ${v.name}: ${Math.round(perRequest).toLocaleString('en-US')} per request\n`);

@@ -453,6 +453,128 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(d.event.endTimeUnixNano >= now.low && d.event.endTimeUnixNano <= now.high).toBe(true);
   });
 
+  test("the agent's usual calls (id bytes, no time, a scope or metric used before) write what the general path writes", () => {
+    // The first call of each pair takes the recorder's hot path (id bytes, no time, no status);
+    // hex ids always take the general path. Each pair must decode the same, times apart.
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const metric = rec.createMetricStream(scope, 'http.server.request.duration', '', 's', { type: 'histogram', temporality: 'cumulative', boundaries: [0.1, 1] });
+    const frozen = Object.freeze({ 'express.name': 'requestId', 'express.type': 'middleware' });
+    const fresh5 = () => ({ 'http.request.method': 'GET', 'url.scheme': 'http', 'network.protocol.version': '1.1', 'http.response.status_code': 200, 'http.route': '/users/:id/a-route-longer-than-twenty' });
+    const long = 'request handler - /users/:id/ünïcode-and-longer-than-twenty';
+    const sc = { traceId: TRACE, spanId: SPAN, traceFlags: 1 };
+    const scHex = { traceId: toHex(TRACE), spanId: toHex(SPAN), traceFlags: 1 };
+    const pairs: Array<[() => void, () => void]> = [
+      [() => rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 0x101, 'middleware - requestId', 1, undefined, frozen),
+       () => rec.recordSpanStart(scope, toHex(TRACE), toHex(SPAN), toHex(PARENT), 0x101, 'middleware - requestId', 1, undefined, frozen)],
+      [() => rec.recordSpanStart(scope, TRACE, SPAN, null, 0x301, long, 2, undefined, fresh5()),
+       () => rec.recordSpanStart(scope, toHex(TRACE), toHex(SPAN), null, 0x301, long, 2, undefined, fresh5())],
+      [() => rec.recordSpanStart(scope, TRACE, OTHER_SPAN, undefined, 0, 'x', 0, undefined, undefined),
+       () => rec.recordSpanStart(scope, toHex(TRACE), toHex(OTHER_SPAN), undefined, 0, 'x', 0, undefined, undefined)],
+      [() => rec.recordSpanEnd(scope, TRACE, SPAN, undefined), () => rec.recordSpanEnd(scope, toHex(TRACE), toHex(SPAN), undefined)],
+      [() => rec.recordSpanEnd(scope, TRACE, SPAN, undefined, null, long, { 'http.response.status_code': 404, 'http.route': '/users/:id' }),
+       () => rec.recordSpanEnd(scope, toHex(TRACE), toHex(SPAN), undefined, null, long, { 'http.response.status_code': 404, 'http.route': '/users/:id' })],
+      [() => rec.recordMeasurement(metric, fresh5(), undefined, 0.0123, sc), () => rec.recordMeasurement(metric, fresh5(), undefined, 0.0123, scHex)],
+      [() => rec.recordMeasurement(metric, frozen, undefined, 2, null), () => rec.recordMeasurement(metric, frozen, undefined, 2, { ...scHex, traceId: '' }) ],
+    ];
+    // The last pair's general call is invalid on purpose (an empty trace id): it must throw, and
+    // write nothing, even though the metric was used just before.
+    const written = (): number => rec.stats().spans.written + rec.stats().measurements.written;
+    const ranges: Array<{ hot: [number, number]; general: [number, number] }> = [];
+    const now = nowBracket(() => {
+      // Two calls on the general path first (so that the refs are not the ones checked last).
+      rec.recordSpanEnd(scope, toHex(TRACE), toHex(SPAN), undefined);
+      rec.recordMeasurement(metric, {}, undefined, 1);
+      for (const [h, g] of pairs) {
+        const a = written();
+        h();
+        const b = written();
+        try {
+          g();
+        } catch (e) {
+          expect(e).toBeInstanceOf(TypeError);
+          expect(String(e)).toMatch(/spanContext\.traceId/);
+        }
+        ranges.push({ hot: [a, b], general: [b, written()] });
+      }
+    });
+    rec.close();
+    const f = read(path);
+    // Spans and measurements in the order written (each ring keeps its own order; the pairs
+    // write to one ring each).
+    const spanMsgs = f.spans.messages.map((m) => m.message);
+    const measMsgs = f.measurements.messages.map((m) => m.message);
+    const all: unknown[] = [];
+    let si = 0;
+    let mi = 0;
+    all.push(spanMsgs[si++], measMsgs[mi++]);
+    for (const [k, r] of ranges.entries()) {
+      const ring = k < 5 ? spanMsgs : measMsgs;
+      for (let n = r.hot[0]; n < r.general[1]; n++) all.push(ring === spanMsgs ? spanMsgs[si++] : measMsgs[mi++]);
+    }
+    expect(si).toBe(spanMsgs.length);
+    expect(mi).toBe(measMsgs.length);
+    const timeless = (m: unknown): unknown =>
+      JSON.parse(JSON.stringify(m, (k, v: unknown) => (k === 'startTimeUnixNano' || k === 'endTimeUnixNano' || k === 'timeUnixNano' ? 'now' : typeof v === 'bigint' ? `${v}n` : v)));
+    for (const r of ranges.slice(0, 6)) {
+      const hot = all.slice(r.hot[0], r.hot[1]).map(timeless);
+      const general = all.slice(r.general[0], r.general[1]).map(timeless);
+      expect(hot.length).toBeGreaterThan(0);
+      expect(hot).toEqual(general);
+    }
+    // The general call that threw wrote nothing; its hot twin wrote its measurement.
+    expect(ranges[6].hot[1] - ranges[6].hot[0]).toBe(1);
+    expect(ranges[6].general[1] - ranges[6].general[0]).toBe(0);
+    for (const m of spanMsgs) {
+      const t = m.event.type === 'start' ? m.event.startTimeUnixNano : m.event.type === 'end' ? m.event.endTimeUnixNano : undefined;
+      if (t !== undefined) expect(t >= now.low && t <= now.high).toBe(true);
+    }
+    for (const m of measMsgs) expect(m.timeUnixNano >= now.low && m.timeUnixNano <= now.high).toBe(true);
+    const spans = spanMsgs.slice(1);
+    const ms = measMsgs.slice(1);
+    // The end with a name and attributes wrote three messages: the name, the attributes, the end.
+    expect(spans).toHaveLength(2 + 2 + 2 + 2 + 6);
+    expect(ms).toHaveLength(3);
+    // What the hot path wrote, field by field.
+    expect(spans[0].event).toMatchObject({ type: 'start', parentSpanId: toHex(PARENT), flags: 0x101, name: 'middleware - requestId', kind: 1 });
+    if (spans[0].event.type !== 'start' || spans[2].event.type !== 'start') throw new Error('not a start');
+    expectAttrs(spans[0].event.attributes, { 'express.name': { string: 'requestId' }, 'express.type': { string: 'middleware' } });
+    expect(spans[2].event).toMatchObject({ parentSpanId: '', flags: 0x301, name: long, kind: 2 });
+    expectAttrs(spans[2].event.attributes, {
+      'http.request.method': { string: 'GET' },
+      'url.scheme': { string: 'http' },
+      'network.protocol.version': { string: '1.1' },
+      'http.response.status_code': { int: 200n },
+      'http.route': { string: '/users/:id/a-route-longer-than-twenty' },
+    });
+    expect(ms[0]).toMatchObject({ metricRef: metric, value: { asDouble: 0.0123 }, spanContext: { traceId: toHex(TRACE), spanId: toHex(SPAN), flags: 1 } });
+    expect(ms[2]).toMatchObject({ metricRef: metric, value: { asDouble: 2 }, spanContext: undefined });
+  });
+
+  test('after a hot-path call, bad arguments still get the general checks and errors', () => {
+    const { rec, path } = fresh();
+    const scope = scopeOf(rec);
+    const metric = rec.createMetricStream(scope, 'm', '', '1', 'gauge');
+    rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 'ok', 1, undefined);
+    rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 'ok', 1, undefined);
+    rec.recordMeasurement(metric, {}, undefined, 1);
+    rec.recordMeasurement(metric, {}, undefined, 1);
+    expect(() => rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 'k', 9 as never, undefined)).toThrow(new RangeError('kind must be an OTLP span kind from 0 to 5, got number 9'));
+    expect(() => rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1.5, 'k', 1, undefined)).toThrow(RangeError);
+    expect(() => rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 7 as unknown as string, 1, undefined)).toThrow(/name must be a string, got number 7/);
+    expect(() => rec.recordSpanStart(scope, TRACE, bytesOf(7, 1), PARENT, 1, 'k', 1, undefined)).toThrow(/spanId must be 8 bytes/);
+    expect(() => rec.recordSpanStart(scope, TRACE, SPAN, bytesOf(9, 1), 1, 'k', 1, undefined)).toThrow(/parentSpanId must be 8 bytes/);
+    expect(() => rec.recordSpanStart(scope + 1, TRACE, SPAN, PARENT, 1, 'k', 1, undefined)).toThrow(/scopeRef must be an instrumentation scope ref/);
+    expect(() => rec.recordSpanEnd(scope, TRACE, SPAN, undefined, { code: 7 as never })).toThrow(/status.code must be 0/);
+    expect(() => rec.recordMeasurement(metric, {}, undefined, Infinity)).toThrow(new RangeError('value must be a finite number or a bigint, got Infinity'));
+    expect(() => rec.recordMeasurement(metric, {}, undefined, 1, { traceId: TRACE, spanId: SPAN, traceFlags: 256 })).toThrow(/spanContext.traceFlags must be an integer from 0 to 255, got number 256/);
+    expect(() => rec.recordMeasurement(metric + 1, {}, undefined, 1)).toThrow(/metricRef must be a metric stream ref/);
+    expect(rec.stats().spans.written).toBe(2);
+    expect(rec.stats().measurements.written).toBe(2);
+    rec.close();
+    expect(read(path).spans.messages).toHaveLength(2);
+  });
+
   test('recordSpanName, recordSpanAttributes and recordSpanLinks write their fields', () => {
     const { rec, path } = fresh();
     const scope = scopeOf(rec);

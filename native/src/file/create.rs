@@ -12,7 +12,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Sizes chosen when creating a file.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +83,7 @@ impl FileLayout {
 }
 
 pub fn now_unix_nano() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    super::sys::realtime_nanos()
 }
 
 fn temp_path(path: &Path) -> PathBuf {

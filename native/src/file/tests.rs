@@ -116,3 +116,12 @@ fn files_are_created_and_grown_to_whole_blocks_and_never_shrink() {
     assert!(lens.iter().all(|l| l % FILE_ALIGN == 0), "whole blocks: {lens:?}");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn realtime_nanos_reads_the_system_clock() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let t = super::sys::realtime_nanos();
+    let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    assert!(before <= t && t <= after, "{before} <= {t} <= {after}");
+}

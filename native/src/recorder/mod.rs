@@ -95,6 +95,8 @@ pub struct Recorder {
     attrs: Vec<u8>,
     ranges: Vec<(usize, usize)>,
     inner: Vec<u8>,
+    /// The scope ref that passed `check_scope` last (-1: none yet; refs are never negative).
+    last_scope: std::cell::Cell<i64>,
 }
 
 fn now() -> u64 {
@@ -138,6 +140,7 @@ impl Recorder {
             attrs: Vec::with_capacity(1024),
             ranges: Vec::with_capacity(32),
             inner: Vec::with_capacity(1024),
+            last_scope: std::cell::Cell::new(-1),
         };
         r.truncated_key = r.intern("otlp_mmap.truncated")?;
         Ok(r)
@@ -198,8 +201,15 @@ impl Recorder {
         }
     }
 
+    /// Checks a scope ref; the last one that passed is remembered (refs stay valid for the
+    /// recorder's life), so a span's calls skip the map look-up.
     fn check_scope(&self, r: i64) -> Result<(), RecError> {
-        self.check_ref(r, RefKind::Scope, "scopeRef", "an instrumentation scope ref (createInstrumentationScope)").map(|_| ())
+        if r == self.last_scope.get() {
+            return Ok(());
+        }
+        self.check_ref(r, RefKind::Scope, "scopeRef", "an instrumentation scope ref (createInstrumentationScope)")?;
+        self.last_scope.set(r);
+        Ok(())
     }
 
     /// `createResource(attributes, schemaUrl)`; identical resources share one entry.
