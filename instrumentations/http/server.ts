@@ -18,6 +18,7 @@ import { setRPCMetadata } from '@opentelemetry/core';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bindTo, call3InContext, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
+import { AttributeSets } from '../common/attributeSets';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
 import { reportOnce } from './report';
@@ -73,13 +74,19 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
   private namedRoute: string | undefined = undefined;
   /** Framework spans to end when the response closes (one, or several). */
   private pending: Endable | Endable[] | undefined = undefined;
+  /** The measurement's status code and error type, once known. */
+  private status: number | undefined = undefined;
+  private errorType: string | undefined = undefined;
 
   constructor(
     readonly telemetry: HttpServerTelemetry,
     span: Span,
     response: ServerResponse,
     readonly spanName: string,
-    readonly metricAttributes: Attributes,
+    /** The measurement's method, scheme and protocol version (its other attributes come at the end). */
+    private readonly method: string,
+    private readonly scheme: string,
+    private readonly version: string | undefined,
     readonly startedAt: number,
   ) {
     super(span, response);
@@ -131,27 +138,23 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     }
     if (this.ended) return;
     const span = this.span;
-    const metric = this.metricAttributes;
     // A response that never sent its headers has no status code to report.
     if (this.finished || res.headersSent || res.writableFinished) {
       const status = res.statusCode;
       span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
-      metric[HTTP_RESPONSE_STATUS_CODE] = status;
+      this.status = status;
       if (status >= 500 && status < 600) {
         // Server spans: 5xx is an error, 4xx is the client's (semantic conventions).
         span.setStatus({ code: SpanStatusCode.ERROR });
         const type = String(status);
         span.setAttribute(ERROR_TYPE, type);
-        metric[ERROR_TYPE] = type;
+        this.errorType = type;
       }
     }
     const route = this.route;
-    if (typeof route === 'string' && route.length > 0) {
-      if (route !== this.namedRoute) {
-        span.setAttribute(HTTP_ROUTE, route);
-        span.updateName(`${this.spanName} ${route}`);
-      }
-      metric[HTTP_ROUTE] = route;
+    if (typeof route === 'string' && route.length > 0 && route !== this.namedRoute) {
+      span.setAttribute(HTTP_ROUTE, route);
+      span.updateName(`${this.spanName} ${route}`);
     }
     this.end();
   }
@@ -160,16 +163,24 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
   fail(error: unknown): void {
     if (this.ended) return;
     recordFailure(this.span, error, true);
-    this.metricAttributes[ERROR_TYPE] = errorType(error);
-    const route = this.route;
-    if (typeof route === 'string' && route.length > 0) this.metricAttributes[HTTP_ROUTE] = route;
+    this.errorType = errorType(error);
     this.end();
   }
 
   private end(): void {
     this.ended = true;
     this.span.end();
-    this.telemetry.duration().record((performance.now() - this.startedAt) / 1000, this.metricAttributes, this.context);
+    const route = this.route;
+    // Attributes in the order they were always listed: method, scheme, version, status, error, route.
+    const attributes = this.telemetry.metricSets.get(
+      this.method,
+      this.scheme,
+      this.version,
+      this.status,
+      this.errorType,
+      typeof route === 'string' && route.length > 0 ? route : undefined,
+    );
+    this.telemetry.duration().record((performance.now() - this.startedAt) / 1000, attributes, this.context);
   }
 }
 
@@ -221,6 +232,12 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 
 /** Records incoming requests through one tracer and one meter. */
 export class HttpServerTelemetry extends HttpTelemetry {
+  /** The duration measurement's attribute sets (frozen, reused: see {@link AttributeSets}); looked up by route. */
+  readonly metricSets = new AttributeSets(
+    [HTTP_REQUEST_METHOD, URL_SCHEME, NETWORK_PROTOCOL_VERSION, HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE, HTTP_ROUTE],
+    5,
+  );
+
   constructor(tracer: Tracer, meter: Meter, knownMethods: ReadonlySet<string>) {
     super(tracer, meter, knownMethods, METRIC_SERVER_DURATION, 'Duration of HTTP server requests.');
   }
@@ -318,15 +335,13 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const userAgent = headers['user-agent'];
     if (userAgent !== undefined) attributes[USER_AGENT_ORIGINAL] = userAgent;
 
-    const metricAttributes: Attributes = { [HTTP_REQUEST_METHOD]: method, [URL_SCHEME]: scheme };
-    if (version) metricAttributes[NETWORK_PROTOCOL_VERSION] = version;
 
     const startedAt = performance.now();
     // A fresh context per request (not the active one), as cheap to derive from as possible.
     const parent = propagation.extract(EMPTY_CONTEXT, headers);
     const spanName = spanNameFor(method);
     const span = this.tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
-    const state = new ServerRequest(this, span, res, spanName, metricAttributes, startedAt);
+    const state = new ServerRequest(this, span, res, spanName, method, scheme, version || undefined, startedAt);
     const ctx = setRPCMetadata(trace.setSpan(parent, span), state);
     state.context = ctx;
     // Listeners the app adds to req/res (body parsers, 'finish' hooks) run in the request's context.
