@@ -338,8 +338,9 @@ class RecorderImpl {
     this._frozen = new WeakMap();
     // The scope and metric refs that passed their check last: a hot-path call naming the same one
     // again (most do) skips the look-up. Refs stay valid for the recorder's life.
-    this._lastScope = -1;
-    this._lastMetric = -1;
+    // NaN until then: equal to no ref, so nothing passes unchecked.
+    this._lastScope = NaN;
+    this._lastMetric = NaN;
   }
 
   // ---- call buffer

@@ -553,6 +553,12 @@ describe('the recorder writes exactly the fields it was given', () => {
 
   test('after a hot-path call, bad arguments still get the general checks and errors', () => {
     const { rec, path } = fresh();
+    // Before any call has checked a ref, no ref is taken on trust.
+    for (const bad of [-1, 0, NaN, undefined]) {
+      expect(() => rec.recordSpanStart(bad as number, TRACE, SPAN, PARENT, 1, 'ok', 1, undefined)).toThrow(/scopeRef must be an instrumentation scope ref/);
+      expect(() => rec.recordSpanEnd(bad as number, TRACE, SPAN, undefined)).toThrow(/scopeRef must be an instrumentation scope ref/);
+      expect(() => rec.recordMeasurement(bad as number, {}, undefined, 1)).toThrow(/metricRef must be a metric stream ref/);
+    }
     const scope = scopeOf(rec);
     const metric = rec.createMetricStream(scope, 'm', '', '1', 'gauge');
     rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, 'ok', 1, undefined);

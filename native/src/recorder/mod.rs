@@ -95,8 +95,8 @@ pub struct Recorder {
     attrs: Vec<u8>,
     ranges: Vec<(usize, usize)>,
     inner: Vec<u8>,
-    /// The scope ref that passed `check_scope` last (-1: none yet; refs are never negative).
-    last_scope: std::cell::Cell<i64>,
+    /// The two scope refs that passed `check_scope` last.
+    last_scopes: std::cell::Cell<[Option<i64>; 2]>,
 }
 
 fn now() -> u64 {
@@ -140,7 +140,7 @@ impl Recorder {
             attrs: Vec::with_capacity(1024),
             ranges: Vec::with_capacity(32),
             inner: Vec::with_capacity(1024),
-            last_scope: std::cell::Cell::new(-1),
+            last_scopes: std::cell::Cell::new([None, None]),
         };
         r.truncated_key = r.intern("otlp_mmap.truncated")?;
         Ok(r)
@@ -201,14 +201,16 @@ impl Recorder {
         }
     }
 
-    /// Checks a scope ref; the last one that passed is remembered (refs stay valid for the
-    /// recorder's life), so a span's calls skip the map look-up.
+    /// Checks a scope ref; the last two that passed are remembered (refs stay valid for the
+    /// recorder's life), so span calls skip the map look-up even when a request's spans alternate
+    /// between two instrumentations' scopes (http and express, say).
     fn check_scope(&self, r: i64) -> Result<(), RecError> {
-        if r == self.last_scope.get() {
+        let [a, b] = self.last_scopes.get();
+        if Some(r) == a || Some(r) == b {
             return Ok(());
         }
         self.check_ref(r, RefKind::Scope, "scopeRef", "an instrumentation scope ref (createInstrumentationScope)")?;
-        self.last_scope.set(r);
+        self.last_scopes.set([Some(r), a]);
         Ok(())
     }
 

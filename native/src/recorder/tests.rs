@@ -150,3 +150,28 @@ fn bench_span_start_end() {
     }
     eprintln!("start+end, 8 attrs: {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
 }
+
+#[test]
+fn remembered_scopes_do_not_let_other_refs_through() {
+    let p = temp("scope-cache");
+    let mut rec = Recorder::open(&p, &opts(64, 512), false).unwrap();
+    let res = rec.create_resource(&mut Call::default().attrs(&[]).blob(b"").args()).unwrap();
+    let mk = |rec: &mut Recorder, name: &[u8]| rec.create_scope(&mut Call::default().f64(res as f64).blob(name).u8(1).blob(b"1.0").attrs(&[]).args()).unwrap();
+    // Nothing is remembered before the first check: no ref passes unchecked.
+    for bad in [-1, 0, res] {
+        assert!(rec.span_start(&mut start_call(bad, 1, &[]).args()).is_err(), "{bad}");
+    }
+    let (a, b, c) = (mk(&mut rec, b"a"), mk(&mut rec, b"b"), mk(&mut rec, b"c"));
+    // Alternating between two scopes, then a third: every call is accepted.
+    for s in [a, b, a, b, c, a, c] {
+        rec.span_start(&mut start_call(s, 1, &[]).args()).unwrap();
+    }
+    // Refs that are not scopes are still refused, whatever was remembered.
+    let key = rec.intern("k").unwrap();
+    for bad in [res, key, a + 1, -1, 0] {
+        let e = rec.span_start(&mut start_call(bad, 1, &[]).args()).unwrap_err();
+        assert!(format!("{e:?}").contains("scopeRef must be an instrumentation scope ref"), "{bad}: {e:?}");
+    }
+    rec.span_start(&mut start_call(c, 1, &[]).args()).unwrap();
+    std::fs::remove_file(&p).ok();
+}
