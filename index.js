@@ -235,6 +235,9 @@ function hexInto(buf, pos, s, bytes) {
  */
 const SHORT_STRING = 20;
 
+/** In an attribute list's count slot: "registered set", its u32 id follows (see `_attributes`). */
+const SET_MARKER = 0xffffffff;
+
 /** The call buffer's first size; it only grows, so a call's first 64 bytes never need `_ensure`. */
 const INITIAL_CALL_BUFFER = 64 * 1024;
 
@@ -333,8 +336,9 @@ class RecorderImpl {
     // True while encoding a dictionary entry: those are never truncated to a slot.
     this._whole = false;
     // Frozen attribute objects (an instrumentation's per-route attributes, made once and reused
-    // for every request) -> their encoding in the call buffer: a frozen object's keys and
-    // values cannot change, so it is encoded once and copied after that.
+    // for every request) -> the id of the set the native side registered for them: a frozen
+    // object's keys and values cannot change, so it is encoded once (in JS and natively) and
+    // named by its id after that; null for objects that are encoded every time.
     this._frozen = new WeakMap();
     // The scope and metric refs that passed their check last: a hot-path call naming the same one
     // again (most do) skips the look-up. Refs stay valid for the recorder's life.
@@ -565,13 +569,13 @@ class RecorderImpl {
     }
     if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new TypeError(`${arg} must be a plain object of attributes, got ${describe(attrs)}`);
     const cached = this._frozen.get(attrs);
-    if (cached !== undefined && cached !== null && !this._whole) {
-      // The count and the entries, as encoded the first time (every key was interned then).
-      const n = cached.length;
-      this._pos = at;
-      this._ensure(n);
-      this._buf.set(cached, at);
-      this._pos = at + n;
+    if (typeof cached === 'number' && !this._whole) {
+      // A registered set: its id in place of the list (the native side keeps the list and its
+      // encodings). The count slot holds the marker; 8 bytes in all.
+      this._ensure(4);
+      this._dv.setUint32(at, SET_MARKER, true);
+      this._dv.setUint32(at + 4, cached, true);
+      this._pos = at + 8;
       return;
     }
     const pendingBefore = this._npending;
@@ -632,12 +636,14 @@ class RecorderImpl {
     }
     this._dv.setUint32(at, n, true);
     this._pos = pos;
-    // Remembered only once every key has a ref (no key waits for interning) and when strings
+    // Registered only once every key has a ref (no key waits for interning) and when strings
     // were cut to a slot as usual (not a dictionary entry's whole strings). A frozen object that
     // can still read differently (getters, inherited keys) is remembered as null, so that the
-    // check, which reads every property descriptor, runs once per object and not per call.
+    // check, which reads every property descriptor, runs once per object and not per call; so is
+    // one the native side has no room for (it keeps at most 4096 sets).
     if (shallow && this._npending === pendingBefore && !this._whole && cached === undefined && Object.isFrozen(attrs)) {
-      this._frozen.set(attrs, readsTheSame(attrs) ? Uint8Array.prototype.slice.call(this._buf, at, pos) : null);
+      const id = readsTheSame(attrs) ? this._n.recAttrSet(this._h, at, pos) : -1;
+      this._frozen.set(attrs, id >= 0 ? id : null);
     }
   }
   _ref(r, kind, arg, what) {

@@ -393,6 +393,22 @@ describe('the recorder writes exactly the fields it was given', () => {
       ]);
     });
 
+    test('past the 4096 sets the native side keeps, frozen objects are still written in full, every time', () => {
+      const p = tmp.file(`sets-${counter++}.mmap`);
+      const rec = openRecorder(p, { spans: { slots: 16384, slotSize: 256 } });
+      const scope = scopeOf(rec);
+      const objects = Array.from({ length: 4200 }, (_, i) => Object.freeze({ n: i, s: `v${i}` }));
+      // Twice each: the first use registers (while there is room), the second names the set.
+      for (const o of objects) for (let k = 0; k < 2; k++) rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, o);
+      rec.close();
+      const got = startAttributes(p);
+      expect(got).toHaveLength(8400);
+      for (let i = 0; i < 4200; i++) {
+        expect(got[2 * i]).toEqual({ n: BigInt(i), s: `v${i}` });
+        expect(got[2 * i + 1]).toEqual({ n: BigInt(i), s: `v${i}` });
+      }
+    });
+
     test('whether a frozen object reads the same is checked once per object, not per call', () => {
       const { rec, path } = fresh();
       const scope = scopeOf(rec);

@@ -146,6 +146,22 @@ ref_call!(rec_resource, create_resource);
 ref_call!(rec_scope, create_scope);
 ref_call!(rec_metric, create_metric);
 
+js_fn!(rec_attr_set, |env, info| {
+    // (handle, start, end): registers the attribute list at [start, end) of the call buffer.
+    let [h, start, end] = env.args::<3>(info)?;
+    let h: &Handle = env.external(h)?;
+    let (start, end) = (env.f64(start)?, env.f64(end)?);
+    let id = with_handle(h, |rec, a| {
+        let whole = a.remaining();
+        if !(start >= 0.0 && start <= end && end <= whole as f64) {
+            return Err(RecError::range_error(format!("attribute set bounds {start}..{end} are outside the call buffer")));
+        }
+        let js = a.take(end as usize)?;
+        rec.register_attr_set(&js[start as usize..])
+    })?;
+    env.number(id.map_or(-1.0, f64::from))
+});
+
 js_fn!(rec_stats, |env, info| {
     let [h] = env.args::<1>(info)?;
     let h: &Handle = env.external(h)?;
@@ -181,6 +197,7 @@ pub(super) const EXPORTS: &[(&str, napi_callback)] = &[
     ("recResource", rec_resource),
     ("recScope", rec_scope),
     ("recMetric", rec_metric),
+    ("recAttrSet", rec_attr_set),
     ("recStats", rec_stats),
     ("recClose", rec_close),
 ];

@@ -47,6 +47,11 @@ impl<'a> Args<'a> {
         Args { b, pos: 0 }
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+
     #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], RecError> {
         if n > self.b.len() - self.pos {
@@ -139,14 +144,49 @@ pub fn truncate_utf8(s: &[u8], limit: usize) -> &[u8] {
 
 /// Encodes values from the call buffer into protobuf, truncating strings and
 /// bytes longer than `value_limit`.
+#[derive(Default)]
 pub struct ValueEncoder {
     pub value_limit: usize,
     pub truncated: u64,
+    /// Registered attribute sets (see [`ValueEncoder::register_set`]).
+    sets: Vec<AttrSet>,
+    /// Bytes the registered sets hold, their encodings included.
+    set_bytes: usize,
+}
+
+/// In place of an attribute count: "a registered set", followed by its u32 id.
+pub const SET_MARKER: u32 = u32::MAX;
+/// Registered sets, and the bytes they may hold, at most (per recorder).
+const MAX_SETS: usize = 4096;
+const MAX_SET_BYTES: usize = 8 << 20;
+/// Encodings kept per set (one per message field and value limit met).
+const MAX_VARIANTS: usize = 8;
+
+/// An attribute list the JS side encoded once (a frozen attributes object) and now names by id.
+struct AttrSet {
+    /// The list as the call buffer carries it (count, then the entries).
+    js: Box<[u8]>,
+    variants: Vec<SetVariant>,
+}
+
+/// A set's protobuf encoding for one field number and value limit.
+struct SetVariant {
+    field: u32,
+    limit: usize,
+    pb: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    /// Values this encoding truncated: counted again at every use, as an encoding would.
+    truncated: u64,
 }
 
 const MAX_VALUE_DEPTH: u32 = 16;
 
 impl ValueEncoder {
+    /// An encoder with no value limit and no registered sets.
+    pub fn new() -> Self {
+        ValueEncoder { value_limit: usize::MAX, ..ValueEncoder::default() }
+    }
+
     /// Truncates a string to the current value limit, counting a cut.
     pub fn truncate_counted<'a>(&mut self, s: &'a [u8]) -> &'a [u8] {
         let t = truncate_utf8(s, self.value_limit);
@@ -285,11 +325,73 @@ impl ValueEncoder {
         out.clear();
         ranges.clear();
         let n = args.u32()?;
+        if n == SET_MARKER {
+            let id = args.u32()? as usize;
+            return self.set_attributes(id, field, out, ranges);
+        }
+        self.list(args, n, field, out, ranges)
+    }
+
+    /// The `n` attributes that follow in `args`, as `attributes` writes them.
+    fn list(&mut self, args: &mut Args, n: u32, field: u32, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
         for _ in 0..n {
             let start = out.len();
             let mut enc = Enc::new(out);
             self.attribute_field(args, &mut enc, field)?;
             ranges.push((start, out.len()));
+        }
+        Ok(())
+    }
+
+    /// Registers an attribute list (a count and its entries, as the call buffer carries them, with
+    /// every key interned) that later calls name by the returned id instead of carrying it. Each
+    /// use then copies an encoding made once per field number and value limit. Returns `None`
+    /// when the recorder holds as many sets as it may (the caller keeps sending the list).
+    pub fn register_set(&mut self, js: &[u8]) -> Result<Option<u32>, RecError> {
+        // Checked now, so that a use cannot fail on what was registered.
+        let mut a = Args::new(js);
+        let n = a.u32()?;
+        if n == SET_MARKER {
+            return Err(malformed());
+        }
+        let (limit, truncated) = (self.value_limit, self.truncated);
+        self.value_limit = usize::MAX;
+        let (mut out, mut ranges) = (Vec::new(), Vec::new());
+        let checked = self.list(&mut a, n, 9, &mut out, &mut ranges);
+        self.value_limit = limit;
+        self.truncated = truncated;
+        checked?;
+        if a.remaining() != 0 {
+            return Err(malformed());
+        }
+        if self.sets.len() >= MAX_SETS || self.set_bytes + js.len() > MAX_SET_BYTES {
+            return Ok(None);
+        }
+        self.set_bytes += js.len();
+        self.sets.push(AttrSet { js: js.into(), variants: Vec::new() });
+        Ok(Some((self.sets.len() - 1) as u32))
+    }
+
+    /// Writes registered set `id` as `attributes` would have written its list.
+    fn set_attributes(&mut self, id: usize, field: u32, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
+        let limit = self.value_limit;
+        let set = self.sets.get(id).ok_or_else(malformed)?;
+        if let Some(v) = set.variants.iter().find(|v| v.field == field && v.limit == limit) {
+            out.extend_from_slice(&v.pb);
+            ranges.extend_from_slice(&v.ranges);
+            self.truncated += v.truncated;
+            return Ok(());
+        }
+        let js = std::mem::take(&mut self.sets[id].js);
+        let mut a = Args::new(&js);
+        let before = self.truncated;
+        let done = a.u32().and_then(|n| self.list(&mut a, n, field, out, ranges));
+        let set = &mut self.sets[id];
+        set.js = js;
+        done?;
+        if set.variants.len() < MAX_VARIANTS && self.set_bytes + out.len() <= MAX_SET_BYTES {
+            self.set_bytes += out.len();
+            set.variants.push(SetVariant { field, limit, pb: out.clone(), ranges: ranges.clone(), truncated: self.truncated - before });
         }
         Ok(())
     }

@@ -134,7 +134,7 @@ impl Recorder {
             refs: RefMap::default(),
             truncated_key: 0,
             written: [0; 3],
-            values: ValueEncoder { value_limit: usize::MAX, truncated: 0 },
+            values: ValueEncoder::new(),
             value_limits,
             msg: Vec::with_capacity(1024),
             attrs: Vec::with_capacity(1024),
@@ -385,6 +385,11 @@ impl Recorder {
         let trace = a.take(16)?;
         let span = a.take(8)?;
         Ok((scope, trace, span))
+    }
+
+    /// Registers the attribute list at `js` (see [`ValueEncoder::register_set`]); `None` when full.
+    pub fn register_attr_set(&mut self, js: &[u8]) -> Result<Option<u32>, RecError> {
+        self.values.register_set(js)
     }
 
     /// `recordSpanStart`: a StartSpan carrying the attributes that fit, then

@@ -175,3 +175,73 @@ fn remembered_scopes_do_not_let_other_refs_through() {
     rec.span_start(&mut start_call(c, 1, &[]).args()).unwrap();
     std::fs::remove_file(&p).ok();
 }
+
+/// A JS-encoded attribute list: a string and an int, the string `len` bytes long.
+fn set_list(len: usize) -> Vec<u8> {
+    let s = "x".repeat(len);
+    let mut c = Call::default().u32(2).f64(11.0).u8(Tag::STRING).blob(s.as_bytes());
+    c = c.f64(12.0).u8(Tag::INT_NUMBER).f64(200.0);
+    c.0
+}
+
+fn encode(v: &mut args::ValueEncoder, call: &[u8], field: u32) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let (mut out, mut ranges) = (Vec::new(), Vec::new());
+    let mut a = Args::new(call);
+    v.attributes(&mut a, field, &mut out, &mut ranges).unwrap();
+    assert_eq!(a.remaining(), 0);
+    (out, ranges)
+}
+
+#[test]
+fn a_registered_attribute_set_writes_what_its_list_writes() {
+    let mut v = args::ValueEncoder::new();
+    let list = set_list(40);
+    let id = v.register_set(&list).unwrap().unwrap();
+    let by_id = Call::default().u32(args::SET_MARKER).u32(id).0;
+    // Every field number and value limit: the same bytes and ranges as the list itself, and the
+    // same truncation count, on first use (encoded then) and on later uses (copied).
+    for (field, limit) in [(9, usize::MAX), (2, usize::MAX), (9, 10), (2, 10), (9, usize::MAX)] {
+        for _ in 0..2 {
+            v.value_limit = limit;
+            let t0 = v.truncated;
+            let direct = encode(&mut v, &list, field);
+            let t1 = v.truncated;
+            let named = encode(&mut v, &by_id, field);
+            assert_eq!(named, direct, "field {field}, limit {limit}");
+            assert_eq!(v.truncated - t1, t1 - t0, "field {field}, limit {limit}");
+            assert_eq!(t1 - t0, u64::from(limit == 10));
+        }
+    }
+}
+
+#[test]
+fn attribute_set_registration_checks_the_list_and_is_bounded() {
+    let mut v = args::ValueEncoder::new();
+    // Not a list: the marker as its count, trailing bytes, a bad value tag, a cut-off entry.
+    let marker = Call::default().u32(args::SET_MARKER).u32(0).0;
+    let mut trailing = set_list(3);
+    trailing.push(0);
+    let bad_tag = Call::default().u32(1).f64(11.0).u8(99).0;
+    let short = &set_list(3)[..10];
+    for bad in [&marker[..], &trailing, &bad_tag, short] {
+        assert!(v.register_set(bad).is_err());
+    }
+    // An unknown id is refused, not read out of bounds.
+    let (mut out, mut ranges) = (Vec::new(), Vec::new());
+    let unknown = Call::default().u32(args::SET_MARKER).u32(7).0;
+    assert!(v.attributes(&mut Args::new(&unknown), 9, &mut out, &mut ranges).is_err());
+    // At most 4096 sets; then None (the caller keeps sending its list).
+    let list = set_list(1);
+    for i in 0..4096 {
+        assert_eq!(v.register_set(&list).unwrap(), Some(i));
+    }
+    assert_eq!(v.register_set(&list).unwrap(), None);
+    // And at most 8 MiB of them.
+    let mut w = args::ValueEncoder::new();
+    let big = set_list(1 << 20);
+    let mut n = 0;
+    while w.register_set(&big).unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 7);
+}
