@@ -749,8 +749,8 @@ class RecorderImpl {
   recordMeasurement(metricRef, attributes, timeUnixNano, value, spanContext) {
     this._begin();
     if ((metricRef === this._lastMetric || this._isMetric(metricRef)) && timeUnixNano === undefined && typeof value === 'number' && Number.isFinite(value) && isPlainSpanContext(spanContext)) {
-      // The usual call (the metric checked before, now as the time, a number, id bytes for the
-      // exemplar), written without the general path's per-field calls; same bytes.
+      // The usual call (a metric ref of this recorder, now as the time, a finite number, id bytes
+      // for the exemplar), written without the general path's per-field calls; the same bytes.
       this._dv.setFloat64(0, metricRef, true);
       this._pos = 8;
       this._attributes(attributes, 'attributes');

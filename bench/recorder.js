@@ -79,10 +79,10 @@ const rnd = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(
 const spanIds = Array.from({ length: ID_COUNT }, () => rnd() + rnd());
 const traceIds = Array.from({ length: ID_COUNT / 4 }, () => rnd() + rnd() + rnd() + rnd());
 
-function mmapSpans(n, a) {
+function mmapSpans(n, a, traces = traceIds, spans = spanIds) {
   for (let i = 0; i < n; i++) {
-    const t = traceIds[(i >> 2) & (ID_COUNT / 4 - 1)];
-    const s = spanIds[i & (ID_COUNT - 1)];
+    const t = traces[(i >> 2) & (ID_COUNT / 4 - 1)];
+    const s = spans[i & (ID_COUNT - 1)];
     rec.recordSpanStart(scope, t, s, null, 1, 'GET /users/:id', 2, undefined, a);
     rec.recordSpanEnd(scope, t, s, undefined, null);
   }
@@ -93,14 +93,7 @@ function mmapSpans(n, a) {
 const fromHex = (h) => Uint8Array.from(h.match(/../g), (b) => parseInt(b, 16));
 const spanIdBytes = spanIds.map(fromHex);
 const traceIdBytes = traceIds.map(fromHex);
-function mmapSpansBytes(n, a) {
-  for (let i = 0; i < n; i++) {
-    const t = traceIdBytes[(i >> 2) & (ID_COUNT / 4 - 1)];
-    const s = spanIdBytes[i & (ID_COUNT - 1)];
-    rec.recordSpanStart(scope, t, s, null, 1, 'GET /users/:id', 2, undefined, a);
-    rec.recordSpanEnd(scope, t, s, undefined, null);
-  }
-}
+const mmapSpansBytes = (n, a) => mmapSpans(n, a, traceIdBytes, spanIdBytes);
 
 const mAttrs = { 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 };
 function mmapMeasurements(n) {
