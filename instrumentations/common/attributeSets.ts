@@ -3,8 +3,9 @@
  *
  * A request-duration measurement carries the same few attributes (method, scheme, status, route...)
  * for almost every request. Handing the recorder the same frozen object each time lets it encode
- * the set once and copy its bytes afterwards (its frozen-object cache), instead of encoding every
- * key and value per request; and no attribute object is allocated per request.
+ * the set once and name it by id afterwards (a frozen object becomes a native attribute set, see
+ * `_attributes` in index.js), instead of encoding every key and value per request; and no attribute
+ * object is allocated per request.
  *
  * Sets are looked up by one of their values (the most varied, e.g. the route), then compared value
  * by value. The cache is bounded: past its limits a fresh, unfrozen object is returned, which the

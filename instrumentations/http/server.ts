@@ -335,7 +335,6 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const userAgent = headers['user-agent'];
     if (userAgent !== undefined) attributes[USER_AGENT_ORIGINAL] = userAgent;
 
-
     const startedAt = performance.now();
     // A fresh context per request (not the active one), as cheap to derive from as possible.
     const parent = propagation.extract(EMPTY_CONTEXT, headers);
