@@ -15,6 +15,9 @@
 //     [--node-variants 'empty import=--import bench/apps/empty.mjs;api loaded=--require bench/apps/api-only.cjs']
 //       (more variants without the agent: a name, '=', node arguments; paths relative to the package)
 //     [--app FILE]  (another in-process app taking the request count as its argument; default bench/apps/inprocess-app.js)
+//     [--cache-sim]  (also cachegrind's simulated cache misses and branch mispredictions per request,
+//       written to bench/results/instructions-cachesim.json: why one instruction costs more than another;
+//       about twice as slow)
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -26,14 +29,18 @@ function packagePath(arg) {
 }
 
 /** Instructions of one run of the in-process app with `requests` measured requests. */
-function count(variant, requests, warmup, dir, app) {
-  return c.countInstructions(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, app, String(requests)], {
-    ...variant.env,
-    OTLP_MMAP_DIR: dir,
-    INPROCESS_WARMUP: String(warmup),
-    INPROCESS_PASSES: '1',
-  });
+function count(variant, requests, warmup, dir, app, cacheSim) {
+  const env = { ...variant.env, OTLP_MMAP_DIR: dir, INPROCESS_WARMUP: String(warmup), INPROCESS_PASSES: '1' };
+  return c.countEvents(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, app, String(requests)], env, { cacheSim });
 }
+
+/** The simulated events (`--cache-sim`), per request, and the column titles. */
+const SIM_EVENTS = [
+  ['i1Misses', 'L1 instruction misses'],
+  ['d1Misses', 'L1 data misses'],
+  ['llMisses', 'last-level misses'],
+  ['mispredicts', 'branch mispredictions'],
+];
 
 async function main(argv = process.argv.slice(2)) {
   const a = c.args(argv);
@@ -47,6 +54,7 @@ async function main(argv = process.argv.slice(2)) {
   const only = a.get('--only', 'none,otlp-mmap,otel').split(',');
   const baseline = a.get('--baseline', '');
   const app = path.resolve(a.get('--app', path.join(c.APPS, 'inprocess-app.js')));
+  const cacheSim = a.has('--cache-sim');
   // The receiver and the collector run only when a measured variant exports (nothing else
   // may share the load core with them, and a run of the bare app needs neither).
   const needsCollector = only.includes('otlp-mmap') || baseline !== '';
@@ -93,9 +101,12 @@ async function main(argv = process.argv.slice(2)) {
   try {
     for (const v of variants) {
       // The two runs of a variant side by side (one per core); counts do not depend on timing.
-      const [i1, i2] = await Promise.all([count(v, n1, warmup, dir, app), count(v, n2, warmup, dir, app)]);
+      const [e1, e2] = await Promise.all([count(v, n1, warmup, dir, app, cacheSim), count(v, n2, warmup, dir, app, cacheSim)]);
+      const [i1, i2] = [e1.instructions, e2.instructions];
       const perRequest = (i2 - i1) / (n2 - n1);
-      rows.push({ key: v.key, name: v.name, i1, i2, perRequest });
+      const row = { key: v.key, name: v.name, i1, i2, perRequest };
+      if (cacheSim) for (const [k] of SIM_EVENTS) row[k] = (e2[k] - e1[k]) / (n2 - n1);
+      rows.push(row);
       process.stderr.write(`  instructions: ${v.name}: ${Math.round(perRequest).toLocaleString('en-US')} per request\n`);
     }
   } finally {
@@ -107,20 +118,27 @@ async function main(argv = process.argv.slice(2)) {
   const otel = rows.find((r) => r.key === 'otel');
   for (const r of rows) r.added = none ? r.perRequest - none.perRequest : null;
   for (const r of rows) r.ofOtel = none && otel && r.key !== 'none' ? r.added / otel.added : null;
+  const signed = (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`;
+  // With --cache-sim: each event per request, and how much it grew over no agent (x1.25 = +25%),
+  // to set beside the instructions' growth.
+  const growth = (k) => (r) => (none && r.key !== 'none' && none[k] > 0 ? `${Math.round(r[k]).toLocaleString('en-US')} (x${(r[k] / none[k]).toFixed(2)})` : Math.round(r[k]).toLocaleString('en-US'));
+  for (const r of rows) r.instructionsCell = growth('perRequest')(r);
   const table = c.table(rows, [
     ['name', 'variant'],
-    ['perRequest', 'instructions per request', c.fmt.int],
-    ['added', 'added per request', (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`],
+    cacheSim ? ['instructionsCell', 'instructions per request (x no agent)'] : ['perRequest', 'instructions per request', c.fmt.int],
+    ['added', 'added per request', signed],
     ['ofOtel', "share of OpenTelemetry's added", c.fmt.pct],
+    ...(cacheSim ? SIM_EVENTS.map(([k, title]) => [k, `${title} per request (x no agent)`, (_x, r) => growth(k)(r)]) : []),
   ]);
   const md = [
     '### instructions per request (express hello world, in one process, under valgrind)',
     '',
-    `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1%.`,
+    `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1%.` +
+      (cacheSim ? " Cache misses and branch mispredictions are cachegrind's simulation (its model of this machine's caches, a simple predictor): they show where an instruction costs more than another, not this CPU's own counts." : ''),
     '',
     table,
   ].join('\n');
-  const file = c.writeResult('instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, rows });
+  const file = c.writeResult(cacheSim ? 'instructions-cachesim' : 'instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, cacheSim, rows });
   return { md, rows, file };
 }
 

@@ -104,6 +104,11 @@ describe('benchmark suite (smoke)', () => {
     for (const row of s.rows) {
       expect(row.rps).toBeGreaterThan(0);
       expect(row.cpuUsPerReq).toBeGreaterThan(0);
+      // The kernel's share is part of the CPU per request; faults and switches are counts.
+      expect(row.sysUsPerReq).toBeGreaterThanOrEqual(0);
+      expect(row.sysUsPerReq).toBeLessThanOrEqual(row.cpuUsPerReq);
+      expect(row.faultsPerReq).toBeGreaterThanOrEqual(0);
+      expect(row.switchesPerReq).toBeGreaterThanOrEqual(0);
       expect(row.rssMB).toBeGreaterThan(0);
       expect(row.curve.length).toBeGreaterThan(5);
     }
@@ -182,6 +187,20 @@ describe('benchmark suite (smoke)', () => {
     // Recording spans is real work: the agent's requests cost more instructions than bare ones.
     expect(agent.perRequest).toBeGreaterThan(none.perRequest);
     expect(agent.added).toBeCloseTo(agent.perRequest - none.perRequest, 3);
+  });
+
+  test('instructions --cache-sim: also counts simulated cache misses and branch mispredictions per request', async () => {
+    await bench('instructions.js', ['--requests', '100,300', '--warmup', '300', '--only', 'none', '--cache-sim']);
+    const s = result('instructions-cachesim');
+    expect(s.cacheSim).toBe(true);
+    const [none] = s.rows;
+    expect(none.perRequest).toBeGreaterThan(10_000);
+    // Every request misses some cache line and mispredicts some branch, and each event is far
+    // rarer than the instructions it is counted among.
+    for (const k of ['i1Misses', 'd1Misses', 'llMisses', 'mispredicts']) {
+      expect(none[k]).toBeGreaterThan(0);
+      expect(none[k]).toBeLessThan(none.perRequest / 10);
+    }
   });
 
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {

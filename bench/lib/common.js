@@ -29,9 +29,30 @@ function haveValgrind() {
  * timing). `name` labels the error when the run fails.
  */
 function countInstructions(name, nodeArgs, env = {}) {
+  return countEvents(name, nodeArgs, env).then((e) => e.instructions);
+}
+
+/** The events `countEvents` reports, with cachegrind's summary label for each. */
+const CACHEGRIND_EVENTS = [
+  ['instructions', /I\s+refs:\s+([\d,]+)/],
+  ['i1Misses', /I1\s+misses:\s+([\d,]+)/],
+  ['d1Misses', /D1\s+misses:\s+([\d,]+)/],
+  ['llMisses', /LL misses:\s+([\d,]+)/],
+  ['branches', /Branches:\s+([\d,]+)/],
+  ['mispredicts', /Mispredicts:\s+([\d,]+)/],
+];
+
+/**
+ * Like `countInstructions`, and with `cacheSim` also cachegrind's simulated cache and branch
+ * predictor: {instructions, i1Misses, d1Misses, llMisses, branches, mispredicts} (the last five
+ * only with `cacheSim`). The simulation models this machine's caches as cachegrind sees them and
+ * a simple branch predictor: a guide to where time goes that instructions do not show, not a
+ * measurement of this CPU.
+ */
+function countEvents(name, nodeArgs, env = {}, { cacheSim = false } = {}) {
   return new Promise((resolve, reject) => {
     const args = [
-      '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null',
+      '--tool=cachegrind', `--cache-sim=${cacheSim ? 'yes' : 'no'}`, ...(cacheSim ? ['--branch-sim=yes'] : []), '--cachegrind-out-file=/dev/null',
       process.execPath, '--single-threaded', '--predictable-gc-schedule', ...nodeArgs,
     ];
     const child = spawn('valgrind', args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,9 +62,14 @@ function countInstructions(name, nodeArgs, env = {}) {
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      const m = /I\s+refs:\s+([\d,]+)/.exec(err);
-      if (code !== 0 || !m) return reject(new Error(`${name} exited ${code}:\n${err.slice(-2000)}\n${out}`));
-      resolve(Number(m[1].replace(/,/g, '')));
+      const events = {};
+      for (const [key, re] of CACHEGRIND_EVENTS) {
+        const m = re.exec(err);
+        if (m) events[key] = Number(m[1].replace(/,/g, ''));
+      }
+      const missing = CACHEGRIND_EVENTS.filter(([key], i) => (i === 0 || cacheSim) && events[key] === undefined);
+      if (code !== 0 || missing.length > 0) return reject(new Error(`${name} exited ${code}:\n${err.slice(-2000)}\n${out}`));
+      resolve(events);
     });
   });
 }
@@ -179,6 +205,30 @@ function cpuMicros(pid) {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the ")".
     return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A process's CPU split and page faults (all threads, since start) and its main thread's context
+ * switches: {userUs, sysUs, minflt, majflt, voluntary, involuntary}, or null when it is gone.
+ */
+function procStat(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const num = (k) => Number((status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) || [0, 0])[1]);
+    // After the ")": minflt is field 10 of stat (index 7), majflt 12 (9), utime 14 (11), stime 15 (12).
+    return {
+      userUs: (Number(f[11]) * 1e6) / CLK_TCK,
+      sysUs: (Number(f[12]) * 1e6) / CLK_TCK,
+      minflt: Number(f[7]),
+      majflt: Number(f[9]),
+      voluntary: num('voluntary_ctxt_switches'),
+      involuntary: num('nonvoluntary_ctxt_switches'),
+    };
   } catch {
     return null;
   }
@@ -403,8 +453,8 @@ function tmpDir(prefix) {
 }
 
 module.exports = {
-  helpRequested, haveValgrind, countInstructions,
+  helpRequested, haveValgrind, countInstructions, countEvents,
   ROOT, RESULTS, APPS, CLK_TCK, HAVE_TASKSET, APP_CPU, LOAD_CPU, NCPU,
-  args, median, sleep, pinned, start, stop, cpuMicros, rssMB, loadavg, autocannon, getJson, startSink,
+  args, median, sleep, pinned, start, stop, cpuMicros, procStat, rssMB, loadavg, autocannon, getJson, startSink,
   table, fmt, machine, writeResult, writeText, lineChart, barChart, tmpDir, execFileSync,
 };

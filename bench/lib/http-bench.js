@@ -21,12 +21,12 @@ async function measure(v, ctx) {
     const url = `http://127.0.0.1:${app.match[1]}/users/42`;
     if (v.key !== 'none') await sinkGet(ctx.sink, '/reset');
     const warm = await c.autocannon(url, { duration: ctx.warmup, connections: ctx.connections });
-    const a0 = c.cpuMicros(app.pid);
+    const s0 = c.procStat(app.pid);
     const k0 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
     const t0 = process.hrtime.bigint();
     const res = await c.autocannon(url, { duration: ctx.duration, connections: ctx.connections });
     const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
-    const a1 = c.cpuMicros(app.pid);
+    const s1 = c.procStat(app.pid);
     const k1 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
     const mem = c.rssMB(app.pid);
     if (res.errors || res.non2xx) throw new Error(`${v.name}: ${res.errors} errors, ${res.non2xx} non-2xx responses:\n${app.stderr}`);
@@ -34,8 +34,12 @@ async function measure(v, ctx) {
     result = {
       rps: res.rps,
       requests: res.requests,
-      cpuUsPerReq: (a1 - a0) / res.requests,
-      appCpuPct: (a1 - a0) / wallUs,
+      cpuUsPerReq: (s1.userUs + s1.sysUs - s0.userUs - s0.sysUs) / res.requests,
+      // Where the CPU went: the kernel's share, and the events that cost kernel time.
+      sysUsPerReq: (s1.sysUs - s0.sysUs) / res.requests,
+      faultsPerReq: (s1.minflt - s0.minflt + s1.majflt - s0.majflt) / res.requests,
+      switchesPerReq: (s1.voluntary - s0.voluntary + s1.involuntary - s0.involuntary) / res.requests,
+      appCpuPct: (s1.userUs + s1.sysUs - s0.userUs - s0.sysUs) / wallUs,
       loadCpuPct: res.cpuUs / wallUs,
       p50: res.latencyMs.p50,
       p99: res.latencyMs.p99,
@@ -118,6 +122,9 @@ async function runHttpBench(opts) {
         rpsRatio: base ? rps / base.rps : null,
         cpuUsPerReq: cpu,
         cpuAddedUs: base ? cpu - base.cpu : null,
+        sysUsPerReq: m((s) => s.sysUsPerReq),
+        faultsPerReq: m((s) => s.faultsPerReq),
+        switchesPerReq: m((s) => s.switchesPerReq),
         p50: m((s) => s.p50),
         p99: m((s) => s.p99),
         rssMB: rss,
@@ -147,6 +154,9 @@ async function runHttpBench(opts) {
         ['capacityRatio', 'CPU-bound vs no agent', c.fmt.pct],
         ['cpuUsPerReq', 'app CPU µs/req', c.fmt.f1],
         ['cpuAddedUs', 'added µs/req', c.fmt.signed],
+        ['sysUsPerReq', 'of which kernel µs/req', c.fmt.f1],
+        ['faultsPerReq', 'page faults/req', c.fmt.f2],
+        ['switchesPerReq', 'main thread context switches/req', c.fmt.f2],
         ['p50', 'p50 ms', c.fmt.f2],
         ['p99', 'p99 ms', c.fmt.f2],
         ['rssMB', 'RSS MB', c.fmt.f1],
