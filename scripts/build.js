@@ -122,6 +122,11 @@ function bundleAgent() {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
+    // No "module" condition (esbuild adds it unless told otherwise): packages such as
+    // @opentelemetry/api would come in as their ES-module builds, and every CommonJS file that
+    // requires one would get its own copy of the export object, one getter per export (~840
+    // getters for the api alone), read through two getter calls on every access.
+    conditions: [],
     external: ['../../index.js', '../index.js', 'import-in-the-middle', 'import-in-the-middle/*'],
     logLevel: 'error',
     legalComments: 'none',
