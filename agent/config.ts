@@ -4,8 +4,8 @@
  * Every variable is documented in the README (section Configuration). A bad value never throws: it
  * produces one warning (collected in {@link AgentConfig.warnings}) and the default is used.
  */
-import * as os from 'node:os';
-import * as path from 'node:path';
+import os = require('node:os');
+import path = require('node:path');
 
 /** The six standard samplers of the OpenTelemetry specification. */
 export type SamplerName =

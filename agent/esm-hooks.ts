@@ -16,9 +16,9 @@
  *   >= 22.22.3 / 24.11.1 / 25.1 / 26), the hook runs synchronously and reads the hooked names
  *   at resolve time; nothing needs waiting for.
  */
-import * as fs from 'node:fs';
-import * as nodeModule from 'node:module';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import nodeModule = require('node:module');
+import path = require('node:path');
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { warnStartup } from './log';

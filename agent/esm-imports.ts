@@ -19,7 +19,7 @@
  * Packages that are real ES modules still need import-in-the-middle's loader
  * (`OTLP_MMAP_ESM_HOOK=always`).
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import { diag } from '@opentelemetry/api';
 import { reportOnce } from './log';
 

@@ -7,8 +7,8 @@
  * cannot start, the app runs uninstrumented and one warning goes to stderr. The agent never keeps
  * the process alive and installs no signal handlers.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { randomBytes } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
 import {

@@ -3,9 +3,9 @@
  * id when a cgroup file shows one, and everything from `OTEL_RESOURCE_ATTRIBUTES`. Only local
  * files and `process`/`os` are read; there are no network probes.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import type { AgentConfig, Env } from './config';
 
 /** The `telemetry.sdk.name` this agent reports. */

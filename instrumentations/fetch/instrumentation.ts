@@ -7,7 +7,7 @@
  * these requests: nothing is recorded twice.
  */
 import { diag, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
-import * as diagnosticsChannel from 'node:diagnostics_channel';
+import diagnosticsChannel = require('node:diagnostics_channel');
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { FetchTelemetry, type FetchOperation } from './telemetry';
