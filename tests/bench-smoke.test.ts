@@ -203,6 +203,18 @@ describe('benchmark suite (smoke)', () => {
     }
   });
 
+  test('allocations: samples the bytes each request allocates, and names where the agent allocates more', async () => {
+    await bench('allocations.js', ['--quick', '--only', 'none,otlp-mmap']);
+    const s = result('allocations');
+    expect(s.rows.map((r: { key: string }) => r.key)).toEqual(['none', 'otlp-mmap']);
+    const [none, agent] = s.rows;
+    // Express alone allocates kilobytes per request; spans and contexts add to it.
+    expect(none.perRequest).toBeGreaterThan(5_000);
+    expect(agent.perRequest).toBeGreaterThan(none.perRequest);
+    // The agent's own span objects are among the sites it adds.
+    expect(s.agentSites.some((x: { site: string }) => /dist\/agent\//.test(x.site))).toBe(true);
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');
