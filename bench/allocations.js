@@ -13,6 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const c = require('./lib/common');
+const { inprocessVariants } = require('./lib/variants');
 
 const SAMPLER = path.join(c.APPS, 'alloc-sampler.cjs');
 
@@ -39,18 +40,7 @@ async function main(argv = process.argv.slice(2)) {
   const siteCount = a.num('--sites', 15);
   const sink = only.includes('otel') ? await c.startSink() : null;
   const dir = c.tmpDir('otlp-mmap-allocations-');
-  const agentEnv = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
-  const variants = [
-    { key: 'none', name: 'no agent', nodeArgs: [], env: {} },
-    { key: 'otlp-mmap', name: 'otlp-mmap', nodeArgs: ['--import', path.join(c.ROOT, 'register.mjs')], env: agentEnv },
-    {
-      key: 'otel',
-      name: 'OTel auto-instrumentation',
-      nodeArgs: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
-      env: { ...agentEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'otlp', OTEL_LOGS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: sink ? sink.url : '' },
-    },
-  ].filter((v) => only.includes(v.key));
-  if (baseline) variants.push({ key: 'baseline', name: `otlp-mmap (${baseline})`, nodeArgs: ['--import', path.join(path.resolve(baseline), 'register.mjs')], env: agentEnv });
+  const variants = inprocessVariants({ only, sinkUrl: sink?.url, baseline });
   const rows = [];
   try {
     for (const v of variants) {

@@ -22,6 +22,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./lib/common');
+const { inprocessVariants } = require('./lib/variants');
 
 /** A node argument naming a file of the package (`bench/apps/empty.mjs`) as an absolute path. */
 function packagePath(arg) {
@@ -63,40 +64,23 @@ async function main(argv = process.argv.slice(2)) {
   const collector = needsCollector
     ? await c.start(process.execPath, [path.join(c.ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sink.url], { cpu: c.LOAD_CPU })
     : null;
-  const agentEnv = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
   const extraEnv = {};
   for (const kv of a.get('--agent-env', '').split(/\s+/).filter(Boolean)) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new Error(`--agent-env takes NAME=value pairs, got ${kv}`);
     extraEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const mmapEnv = { ...agentEnv, ...extraEnv };
-  const variants = [
-    { key: 'none', name: 'no agent', nodeArgs: [], env: {} },
-    { key: 'otlp-mmap', name: 'otlp-mmap', nodeArgs: ['--import', path.join(c.ROOT, 'register.mjs')], env: mmapEnv },
-    {
-      key: 'otel',
-      name: 'OTel auto-instrumentation',
-      nodeArgs: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
-      env: {
-        ...agentEnv,
-        OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_METRICS_EXPORTER: 'otlp',
-        OTEL_LOGS_EXPORTER: 'none',
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink ? sink.url : '',
-      },
-    },
-  ].filter((v) => only.includes(v.key));
+  const variants = inprocessVariants({ only, sinkUrl: sink?.url, agentEnv: extraEnv });
+  // More variants without the agent (before the baseline, which comes last).
   for (const spec of a.get('--node-variants', '').split(';').map((x) => x.trim()).filter(Boolean)) {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new Error(`--node-variants takes name=node arguments, separated by ';', got ${spec}`);
     const name = spec.slice(0, eq).trim();
     variants.push({ key: `node:${name}`, name: `no agent, ${name}`, nodeArgs: spec.slice(eq + 1).trim().split(/\s+/).map(packagePath), env: {} });
   }
-  if (baseline) {
-    variants.push({ key: 'baseline', name: `otlp-mmap (${baseline})`, nodeArgs: ['--import', path.join(path.resolve(baseline), 'register.mjs')], env: mmapEnv });
-  }
+  if (baseline) variants.push(...inprocessVariants({ only: [], baseline, agentEnv: extraEnv }));
+  // What the agent ran with, for the result file.
+  const mmapEnv = inprocessVariants({ only: ['otlp-mmap'], agentEnv: extraEnv })[0].env;
   const rows = [];
   try {
     for (const v of variants) {
@@ -133,7 +117,7 @@ async function main(argv = process.argv.slice(2)) {
   const md = [
     '### instructions per request (express hello world, in one process, under valgrind)',
     '',
-    `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1%.` +
+    `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1% on an otherwise idle machine (other load changes how the event loop batches I/O).` +
       (cacheSim ? " Cache misses and branch mispredictions are cachegrind's simulation (its model of this machine's caches, a simple predictor): they show where an instruction costs more than another, not this CPU's own counts." : ''),
     '',
     table,

@@ -200,14 +200,8 @@ async function stop(proc, signal = 'SIGTERM', graceMs = 5000) {
 
 /** CPU time (user + system, all threads) of a process in microseconds. */
 function cpuMicros(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the ")".
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return null;
-  }
+  const s = procStat(pid);
+  return s === null ? null : s.userUs + s.sysUs;
 }
 
 /**

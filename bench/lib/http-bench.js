@@ -29,17 +29,18 @@ async function measure(v, ctx) {
     const s1 = c.procStat(app.pid);
     const k1 = prep.collector ? c.cpuMicros(prep.collector.pid) : null;
     const mem = c.rssMB(app.pid);
+    const cpuUs = s1.userUs + s1.sysUs - s0.userUs - s0.sysUs;
     if (res.errors || res.non2xx) throw new Error(`${v.name}: ${res.errors} errors, ${res.non2xx} non-2xx responses:\n${app.stderr}`);
     served = warm.requests + res.requests;
     result = {
       rps: res.rps,
       requests: res.requests,
-      cpuUsPerReq: (s1.userUs + s1.sysUs - s0.userUs - s0.sysUs) / res.requests,
+      cpuUsPerReq: cpuUs / res.requests,
       // Where the CPU went: the kernel's share, and the events that cost kernel time.
       sysUsPerReq: (s1.sysUs - s0.sysUs) / res.requests,
       faultsPerReq: (s1.minflt - s0.minflt + s1.majflt - s0.majflt) / res.requests,
       switchesPerReq: (s1.voluntary - s0.voluntary + s1.involuntary - s0.involuntary) / res.requests,
-      appCpuPct: (s1.userUs + s1.sysUs - s0.userUs - s0.sysUs) / wallUs,
+      appCpuPct: cpuUs / wallUs,
       loadCpuPct: res.cpuUs / wallUs,
       p50: res.latencyMs.p50,
       p99: res.latencyMs.p99,

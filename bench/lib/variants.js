@@ -78,4 +78,34 @@ async function prepare(variant, sinkUrl, { collectorArgs = [] } = {}) {
   };
 }
 
-module.exports = { variants, prepare, INSTRUMENTATIONS };
+/**
+ * The variants of the in-process app (bench/apps/inprocess-app.js: express without pg, so
+ * http and express only): no agent, otlp-mmap (`agentEnv` added to its environment), the
+ * OpenTelemetry auto-instrumentation exporting to `sinkUrl`, and with `baseline` otlp-mmap from
+ * another built checkout. Filtered to the keys in `only` (the baseline is kept when given).
+ */
+function inprocessVariants({ only, sinkUrl, baseline, agentEnv = {} }) {
+  const common = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
+  const mmapEnv = { ...common, ...agentEnv };
+  const list = [
+    { key: 'none', name: 'no agent', nodeArgs: [], env: {} },
+    { key: 'otlp-mmap', name: 'otlp-mmap', nodeArgs: ['--import', path.join(ROOT, 'register.mjs')], env: mmapEnv },
+    {
+      key: 'otel',
+      name: 'OTel auto-instrumentation',
+      nodeArgs: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+      env: {
+        ...common,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl || '',
+      },
+    },
+  ].filter((v) => only.includes(v.key));
+  if (baseline) list.push({ key: 'baseline', name: `otlp-mmap (${baseline})`, nodeArgs: ['--import', path.join(path.resolve(baseline), 'register.mjs')], env: mmapEnv });
+  return list;
+}
+
+module.exports = { variants, prepare, inprocessVariants, INSTRUMENTATIONS };
