@@ -215,6 +215,32 @@ describe('benchmark suite (smoke)', () => {
     expect(s.agentSites.some((x: { site: string }) => /dist\/agent\//.test(x.site))).toBe(true);
   });
 
+  test('heap snapshots: the in-process app writes one on request, and the summary counts what the agent keeps', async () => {
+    const snap = (name: string, nodeArgs: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const file = path.join(resultsDir, `${name}.heapsnapshot`);
+        execFile(
+          process.execPath,
+          ['--expose-gc', ...nodeArgs, path.join(ROOT, 'bench', 'apps', 'inprocess-app.js'), '200'],
+          {
+            cwd: ROOT,
+            env: { ...process.env, INPROCESS_WARMUP: '100', INPROCESS_PASSES: '1', INPROCESS_HEAPSNAPSHOT: file, OTLP_MMAP_DIR: path.join(resultsDir, 'mmap'), OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' },
+            timeout: 120_000,
+          },
+          (err) => (err ? reject(err) : resolve(file)),
+        );
+      });
+    const none = await snap('none', []);
+    const agent = await snap('agent', ['--import', path.join(ROOT, 'register.mjs')]);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { summarise } = require(path.join(ROOT, 'bench', 'lib', 'heapsnapshot.js'));
+    const [a, b] = [summarise(none), summarise(agent)];
+    expect(a.objects).toBeGreaterThan(10_000);
+    expect(a.groups.get('code').objects).toBeGreaterThan(0);
+    // The agent's own code and objects stay alive: thousands of objects more than the bare app.
+    expect(b.objects - a.objects).toBeGreaterThan(5_000);
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');

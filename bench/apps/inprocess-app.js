@@ -7,6 +7,8 @@
 // and the number of measured passes (bench/instructions.js runs one pass under valgrind).
 // INPROCESS_SMAPS=1 also prints, to stderr, the resident memory of each mapping at the end
 // (/proc/self/smaps): the V8 heap is "[anon]", the otlp-mmap file is its own line.
+// INPROCESS_HEAPSNAPSHOT=FILE writes a V8 heap snapshot there at the end, after a full GC when
+// node runs with --expose-gc (summarise two with bench/lib/heapsnapshot.js).
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
@@ -62,6 +64,10 @@ const server = app.listen(0, '127.0.0.1', async () => {
     }
     const top = [...byMapping].sort((x, y) => y[1] - x[1]).slice(0, 8);
     for (const [name, kb] of top) process.stderr.write(`${(kb / 1024).toFixed(1)} MB ${name}\n`);
+  }
+  if (process.env.INPROCESS_HEAPSNAPSHOT) {
+    if (typeof global.gc === 'function') global.gc();
+    require('v8').writeHeapSnapshot(process.env.INPROCESS_HEAPSNAPSHOT);
   }
   console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1) }));
   process.exit(0);
