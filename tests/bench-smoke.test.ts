@@ -114,6 +114,9 @@ describe('benchmark suite (smoke)', () => {
     }
     const mmap = s.rows.find((x: { key: string }) => x.key === 'otlp-mmap');
     expect(mmap.collectorCpuPct).not.toBeNull();
+    // With one round the paired ratio is that round's ratio; the bare app has none.
+    expect(mmap.capacityRatioPaired).toBeCloseTo(s.samples.none[0].cpuUsPerReq / s.samples['otlp-mmap'][0].cpuUsPerReq, 9);
+    expect(s.rows[0].capacityRatioPaired).toBeNull();
     const svg = fs.readFileSync(path.join(resultsDir, `${name}-latency.svg`), 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });

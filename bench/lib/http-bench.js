@@ -115,6 +115,9 @@ async function runHttpBench(opts) {
       return {
         capacity: 1e6 / cpu,
         capacityRatio: base ? base.cpu / cpu : null,
+        // The same ratio taken within each round (the no-agent run of that round, minutes
+        // apart at most), then the median: less moved by a host whose speed drifts over the run.
+        capacityRatioPaired: base && v.key !== 'none' ? c.median(samples[v.key].map((s, r) => samples.none[r].cpuUsPerReq / s.cpuUsPerReq)) : null,
         appCpuPct: m((s) => s.appCpuPct),
         loadCpuPct: m((s) => s.loadCpuPct),
         variant: v.name,
@@ -153,6 +156,7 @@ async function runHttpBench(opts) {
         ['loadCpuPct', 'load gen CPU %', c.fmt.pct],
         ['capacity', 'CPU-bound req/s (1/CPU per req)', c.fmt.int],
         ['capacityRatio', 'CPU-bound vs no agent', c.fmt.pct],
+        ['capacityRatioPaired', 'same, median of per-round ratios', c.fmt.pct],
         ['cpuUsPerReq', 'app CPU µs/req', c.fmt.f1],
         ['cpuAddedUs', 'added µs/req', c.fmt.signed],
         ['sysUsPerReq', 'of which kernel µs/req', c.fmt.f1],
@@ -168,6 +172,7 @@ async function runHttpBench(opts) {
       ]),
       '',
       '"spans exported per request" is what the OTLP sink received divided by the requests served (warm-up included): a check that the telemetry was there. For OpenTelemetry it misses what its batch processor had not exported when the app exited. ' +
+        '"median of per-round ratios" divides each round\'s no-agent CPU per request by the variant\'s in the same round, then takes the median. ' +
         'req/s is what the load generator got; when neither the app (app CPU % below 100%) nor anything else is saturated it is not the app\'s capacity. "CPU-bound req/s" is 1 s divided by the app\'s CPU time per request: what the app\'s core could serve if it were the bottleneck.',
       '',
       cpuAddedRatio !== null ? `otlp-mmap adds ${(cpuAddedRatio * 100).toFixed(0)}% of the CPU per request that OpenTelemetry adds (goal: at most 25%).` : '',
