@@ -60,7 +60,7 @@ async function main(argv = process.argv.slice(2)) {
   const table = c.table(rows, [
     ['name', 'variant'],
     ['perRequest', 'bytes allocated per request', c.fmt.int],
-    ['added', 'added per request', (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`],
+    ['added', 'added per request', c.fmt.signedInt],
     ['ofOtel', "share of OpenTelemetry's added", c.fmt.pct],
   ]);
   // Where otlp-mmap allocates more than the bare app: per site, its bytes per request minus the

@@ -102,7 +102,6 @@ async function main(argv = process.argv.slice(2)) {
   const otel = rows.find((r) => r.key === 'otel');
   for (const r of rows) r.added = none ? r.perRequest - none.perRequest : null;
   for (const r of rows) r.ofOtel = none && otel && r.key !== 'none' ? r.added / otel.added : null;
-  const signed = (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`;
   // With --cache-sim: each event per request, and how much it grew over no agent (x1.25 = +25%),
   // to set beside the instructions' growth.
   const growth = (k) => (r) => (none && r.key !== 'none' && none[k] > 0 ? `${Math.round(r[k]).toLocaleString('en-US')} (x${(r[k] / none[k]).toFixed(2)})` : Math.round(r[k]).toLocaleString('en-US'));
@@ -110,7 +109,7 @@ async function main(argv = process.argv.slice(2)) {
   const table = c.table(rows, [
     ['name', 'variant'],
     cacheSim ? ['instructionsCell', 'instructions per request (x no agent)'] : ['perRequest', 'instructions per request', c.fmt.int],
-    ['added', 'added per request', signed],
+    ['added', 'added per request', c.fmt.signedInt],
     ['ofOtel', "share of OpenTelemetry's added", c.fmt.pct],
     ...(cacheSim ? SIM_EVENTS.map(([k, title]) => [k, `${title} per request (x no agent)`, (_x, r) => growth(k)(r)]) : []),
   ]);

@@ -121,6 +121,29 @@ describe('benchmark suite (smoke)', () => {
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });
 
+  test('procStat splits a process CPU time into user and kernel time and counts its faults and sleeps', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const c = require(path.join(ROOT, 'bench', 'lib', 'common.js'));
+    const s0 = c.procStat(process.pid);
+    for (let i = 0; i < 40_000; i++) fs.statSync('/'); // system calls: kernel time
+    const s1 = c.procStat(process.pid);
+    const big = Buffer.alloc(64 << 20);
+    big.fill(1); // 16k fresh pages touched: minor faults
+    const s2 = c.procStat(process.pid);
+    const until = Date.now() + 100;
+    let spins = 0;
+    while (Date.now() < until) spins++; // user time, no system calls to speak of
+    const s3 = c.procStat(process.pid);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 10)); // the main thread sleeps
+    const s4 = c.procStat(process.pid);
+    expect(s1.sysUs - s0.sysUs).toBeGreaterThan(0);
+    expect(s2.minflt - s1.minflt).toBeGreaterThan(8_000);
+    expect(s3.userUs - s2.userUs).toBeGreaterThan(s3.sysUs - s2.sysUs);
+    expect(s4.voluntary - s3.voluntary).toBeGreaterThanOrEqual(5);
+    expect(spins).toBeGreaterThan(0);
+    expect(c.procStat(2 ** 22 + 12345)).toBeNull();
+  });
+
   test('crash-loss: after SIGKILL the collector still exports every ended span of otlp-mmap', async () => {
     await bench('crash-loss.js', ['--requests', '100', '--rounds', '1']);
     const s = result('crash-loss');

@@ -1,7 +1,8 @@
 // The frozen attribute sets the http server hands its duration measurement (see
 // instrumentations/common/attributeSets.ts): one object per distinct set of values, in a fixed key
-// order, bounded. The recorder copies a frozen object's bytes after its first encoding, so
-// reusing the object is what makes the measurement cheap; these tests pin down that reuse.
+// order, bounded. The recorder registers a frozen object as a native attribute set on its first
+// use and names it by id after that, so reusing the object is what makes the measurement cheap;
+// these tests pin down that reuse.
 import { AttributeSets } from '../instrumentations/common/attributeSets';
 
 const KEYS = ['http.request.method', 'url.scheme', 'network.protocol.version', 'http.response.status_code', 'error.type', 'http.route'];

@@ -316,6 +316,7 @@ const fmt = {
   pct: (x) => `${(x * 100).toFixed(1)}%`,
   ratio: (x) => `${x.toFixed(2)}x`,
   signed: (x) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`,
+  signedInt: (x) => `${x >= 0 ? '+' : ''}${Math.round(x).toLocaleString('en-US')}`,
 };
 
 function machine() {
