@@ -1,3 +1,4 @@
+import { useNamedRequireHooks } from '../common/requireHooks';
 import type { InstrumentationModule } from '../types';
 import { PG_VERSIONS, PgInstrumentation } from './instrumentation';
 
@@ -10,6 +11,8 @@ export const pgModule: InstrumentationModule = {
   supportedVersions: PG_VERSIONS.text,
   builtins: [],
   enable({ tracerProvider, meterProvider }) {
+    // Before the instrumentation is made: it registers its module name with the hooks it finds.
+    useNamedRequireHooks();
     const instrumentation = new PgInstrumentation({ enabled: false });
     instrumentation.setTracerProvider(tracerProvider);
     instrumentation.setMeterProvider(meterProvider);
