@@ -267,6 +267,57 @@ describe('benchmark suite (smoke)', () => {
     expect(b.objects - a.objects).toBeGreaterThan(5_000);
   });
 
+  test('the in-process app reports its GC pauses per request on request, and only then', async () => {
+    const run = (env: Record<string, string>): Promise<Record<string, number>> =>
+      new Promise((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--single-threaded', path.join(ROOT, 'bench', 'apps', 'inprocess-app.js'), '2000'],
+          { cwd: ROOT, env: { ...process.env, INPROCESS_WARMUP: '100', INPROCESS_PASSES: '1', ...env }, timeout: 60_000 },
+          (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout.trim().split('\n').pop() as string))),
+        );
+      });
+    const counted = await run({ INPROCESS_GC: '1' });
+    // 2,000 requests allocate tens of MB: several scavenges, each a pause of some µs.
+    expect(counted.gcPerKReq).toBeGreaterThan(0.5);
+    expect(counted.gcUsPerReq).toBeGreaterThan(0);
+    expect(counted.gcUsPerReq).toBeLessThan(counted.min);
+    const plain = await run({});
+    expect(plain.gcUsPerReq).toBeUndefined();
+    expect(plain.min).toBeGreaterThan(0);
+  });
+
+  test('emit-binding preload: each mode binds requests and responses its own way, and the app serves them all', async () => {
+    const run = (mode: string): Promise<{ app: { min: number }; report: Record<string, unknown> }> =>
+      new Promise((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ['--require', path.join(ROOT, 'bench', 'apps', 'emit-binding.cjs'), path.join(ROOT, 'bench', 'apps', 'inprocess-app.js'), '200'],
+          { cwd: ROOT, env: { ...process.env, INPROCESS_WARMUP: '50', INPROCESS_PASSES: '1', EMIT_BINDING: mode, EMIT_BINDING_REPORT: '1' }, timeout: 60_000 },
+          (err, stdout, stderr) => {
+            if (err) return reject(new Error(`${mode}: ${err.message}\n${stderr}`));
+            resolve({ app: JSON.parse(stdout.trim().split('\n').pop() as string), report: JSON.parse(stderr.trim().split('\n').pop() as string) });
+          },
+        );
+      });
+    const none = { ownEmit: false, symbol: false, weakMap: false };
+    const expected: Record<string, [object, object]> = {
+      own: [{ ...none, ownEmit: true }, { ...none, ownEmit: true }],
+      'own-req': [{ ...none, ownEmit: true }, none],
+      'own-res': [none, { ...none, ownEmit: true }],
+      proto: [none, none],
+      symbol: [{ ...none, symbol: true }, { ...none, symbol: true }],
+      weakmap: [{ ...none, weakMap: true }, { ...none, weakMap: true }],
+    };
+    for (const [mode, [req, res]] of Object.entries(expected)) {
+      const { app, report } = await run(mode);
+      expect(app.min).toBeGreaterThan(0);
+      // The 50 warm-up requests and the 200 measured: every one seen.
+      expect(report).toEqual({ mode, requests: 250, req, res });
+    }
+    await expect(run('bogus')).rejects.toThrow('EMIT_BINDING must be one of own, own-req, own-res, proto, symbol, weakmap, got bogus');
+  });
+
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
     const r = await bench('profile.js', ['--duration', '1', '--only', 'otlp-mmap']);
     expect(r.stdout).toContain('telemetry functions');

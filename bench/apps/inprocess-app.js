@@ -9,12 +9,28 @@
 // (/proc/self/smaps): the V8 heap is "[anon]", the otlp-mmap file is its own line.
 // INPROCESS_HEAPSNAPSHOT=FILE writes a V8 heap snapshot there at the end, after a full GC when
 // node runs with --expose-gc (summarise two with bench/lib/heapsnapshot.js).
+// INPROCESS_GC=1 also prints the main thread's GC pauses over the measured passes: gcUsPerReq (µs
+// per request) and gcPerKReq (collections per 1,000 requests), from perf_hooks' 'gc' entries. With
+// node's --single-threaded the pauses hold all of the GC's work (no helper threads, no concurrent
+// marking), so this is what collecting garbage costs the app.
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
 app.use((req, res, next) => { res.setHeader('x-request-id', '1'); next(); });
 app.use((req, res, next) => { res.setHeader('cache-control', 'no-store'); next(); });
 app.get('/users/:id', (req, res) => res.send('hello world'));
+let gcMs = 0;
+let gcCount = 0;
+let gcCounting = false;
+if (process.env.INPROCESS_GC) {
+  new (require('perf_hooks').PerformanceObserver)((list) => {
+    if (!gcCounting) return;
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcCount++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 const server = app.listen(0, '127.0.0.1', async () => {
   const port = server.address().port;
   const REQ = Buffer.from('GET /users/42 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -44,6 +60,7 @@ const server = app.listen(0, '127.0.0.1', async () => {
   await run(Number(process.env.INPROCESS_WARMUP || 3000));
   const best = [];
   const passes = Number(process.env.INPROCESS_PASSES || 3);
+  gcCounting = true;
   for (let r = 0; r < passes; r++) {
     const t = process.cpuUsage();
     await run(N);
@@ -69,6 +86,12 @@ const server = app.listen(0, '127.0.0.1', async () => {
     if (typeof global.gc === 'function') global.gc();
     require('v8').writeHeapSnapshot(process.env.INPROCESS_HEAPSNAPSHOT);
   }
-  console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1) }));
+  const gc = {};
+  if (process.env.INPROCESS_GC) {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the last passes' entries are delivered asynchronously
+    gc.gcUsPerReq = +((gcMs * 1000) / (N * passes)).toFixed(2);
+    gc.gcPerKReq = +((gcCount * 1000) / (N * passes)).toFixed(2);
+  }
+  console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1), ...gc }));
   process.exit(0);
 });
