@@ -303,6 +303,7 @@ describe('benchmark suite (smoke)', () => {
     const none = { ownEmit: false, symbol: false, weakMap: false };
     const expected: Record<string, [object, object]> = {
       own: [{ ...none, ownEmit: true }, { ...none, ownEmit: true }],
+      'own-one': [{ ...none, ownEmit: true }, { ...none, ownEmit: true }],
       'own-req': [{ ...none, ownEmit: true }, none],
       'own-res': [none, { ...none, ownEmit: true }],
       proto: [none, none],
@@ -315,7 +316,7 @@ describe('benchmark suite (smoke)', () => {
       // The 50 warm-up requests and the 200 measured: every one seen.
       expect(report).toEqual({ mode, requests: 250, req, res });
     }
-    await expect(run('bogus')).rejects.toThrow('EMIT_BINDING must be one of own, own-req, own-res, proto, symbol, weakmap, got bogus');
+    await expect(run('bogus')).rejects.toThrow('EMIT_BINDING must be one of own, own-one, own-req, own-res, proto, symbol, weakmap, got bogus');
   });
 
   test('profile: writes a CPU profile of the app under the agent and names telemetry frames in it', async () => {
