@@ -28,6 +28,7 @@ if (mode === 'proto' || mode === 'symbol' || mode === 'weakmap') {
   for (const C of [http.IncomingMessage, http.ServerResponse]) {
     const original = C.prototype.emit;
     C.prototype.emit = function emit() {
+      // Looked up as a real binding would be, then not used: the preload measures the look-up.
       const binding = mode === 'weakmap' ? bindings.get(this) : this[kBinding];
       if (binding === undefined) return original.apply(this, arguments);
       return original.apply(this, arguments);

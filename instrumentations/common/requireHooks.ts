@@ -8,7 +8,7 @@
  * time, its path parsed, and its package's main file resolved again (`require.resolve(name,
  * { paths })`, stat calls and package.json reads), only then to be matched against the names.
  * require-in-the-middle given the list of names stops once it has the package's name. Loading
- * express and pg, that was ~3 ms of the agent's start-up (BENCHMARKS.md, tenth session).
+ * express and pg, that was ~4.5 ms of the agent's start-up (BENCHMARKS.md, tenth session).
  *
  * {@link useNamedRequireHooks} puts a {@link NamedRequireHooks} in the singleton's place before the
  * first instrumentation is made; `InstrumentationBase` only calls its `register`.
