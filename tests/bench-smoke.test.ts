@@ -216,7 +216,9 @@ describe('benchmark suite (smoke)', () => {
   });
 
   test('instructions --cache-sim: also counts simulated cache misses and branch mispredictions per request', async () => {
-    await bench('instructions.js', ['--requests', '100,300', '--warmup', '300', '--only', 'none', '--cache-sim']);
+    // 800 requests apart: with 200 (100 and 300) the last-level misses, a few hundred per request
+    // against thousands at start-up, once came out negative.
+    await bench('instructions.js', ['--requests', '200,1000', '--warmup', '300', '--only', 'none', '--cache-sim']);
     const s = result('instructions-cachesim');
     expect(s.cacheSim).toBe(true);
     const [none] = s.rows;
@@ -267,7 +269,7 @@ describe('benchmark suite (smoke)', () => {
     expect(b.objects - a.objects).toBeGreaterThan(5_000);
   });
 
-  test('the in-process app reports its GC pauses per request on request, and only then', async () => {
+  test('the in-process app reports its GC pauses per request and its CPU by thread on request, and only then', async () => {
     const run = (env: Record<string, string>): Promise<Record<string, number>> =>
       new Promise((resolve, reject) => {
         execFile(
@@ -284,7 +286,14 @@ describe('benchmark suite (smoke)', () => {
     expect(counted.gcUsPerReq).toBeLessThan(counted.min);
     const plain = await run({});
     expect(plain.gcUsPerReq).toBeUndefined();
+    expect(plain.threadsCpuMs).toBeUndefined();
     expect(plain.min).toBeGreaterThan(0);
+    // CPU by thread: 2,100 requests keep the JS thread busy for well over 100 ms; with
+    // --single-threaded the helpers have next to nothing to do.
+    const threads = (await run({ INPROCESS_THREADS: '1' })).threadsCpuMs as unknown as { main: number; others: number };
+    expect(threads.main).toBeGreaterThan(100);
+    expect(threads.others).toBeGreaterThanOrEqual(0);
+    expect(threads.others).toBeLessThan(threads.main);
   });
 
   test('emit-binding preload: each mode binds requests and responses its own way, and the app serves them all', async () => {

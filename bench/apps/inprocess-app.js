@@ -13,6 +13,9 @@
 // per request) and gcPerKReq (collections per 1,000 requests), from perf_hooks' 'gc' entries. With
 // node's --single-threaded the pauses hold all of the GC's work (no helper threads, no concurrent
 // marking), so this is what collecting garbage costs the app.
+// INPROCESS_THREADS=1 also prints the CPU ms of the whole run (start-up and warm-up included) by
+// thread, from /proc/self/task: threadsCpuMs.main (the JS thread) and threadsCpuMs.others (V8's
+// GC and compiler helpers, libuv's pool).
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
@@ -86,12 +89,21 @@ const server = app.listen(0, '127.0.0.1', async () => {
     if (typeof global.gc === 'function') global.gc();
     require('v8').writeHeapSnapshot(process.env.INPROCESS_HEAPSNAPSHOT);
   }
-  const gc = {};
+  const extra = {};
   if (process.env.INPROCESS_GC) {
     await new Promise((resolve) => setTimeout(resolve, 20)); // the last passes' entries are delivered asynchronously
-    gc.gcUsPerReq = +((gcMs * 1000) / (N * passes)).toFixed(2);
-    gc.gcPerKReq = +((gcCount * 1000) / (N * passes)).toFixed(2);
+    extra.gcUsPerReq = +((gcMs * 1000) / (N * passes)).toFixed(2);
+    extra.gcPerKReq = +((gcCount * 1000) / (N * passes)).toFixed(2);
   }
-  console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1), ...gc }));
+  if (process.env.INPROCESS_THREADS) {
+    const { procStat } = require('../lib/common');
+    const cpuMs = { main: 0, others: 0 };
+    for (const tid of require('fs').readdirSync(`/proc/${process.pid}/task`)) {
+      const t = procStat(`${process.pid}/task/${tid}`);
+      if (t !== null) cpuMs[tid === String(process.pid) ? 'main' : 'others'] += Math.round((t.userUs + t.sysUs) / 1000);
+    }
+    extra.threadsCpuMs = cpuMs;
+  }
+  console.log(JSON.stringify({ min: +best[0].toFixed(1), med: +best[best.length >> 1].toFixed(1), rss: +rss.toFixed(1), heapTotal: +(mu.heapTotal/1048576).toFixed(1), heapUsed: +(mu.heapUsed/1048576).toFixed(1), ...extra }));
   process.exit(0);
 });

@@ -207,6 +207,7 @@ function cpuMicros(pid) {
 /**
  * A process's CPU split and page faults (all threads, since start) and its main thread's context
  * switches: {userUs, sysUs, minflt, majflt, voluntary, involuntary}, or null when it is gone.
+ * `pid` may also be `<pid>/task/<tid>`: then the figures are that one thread's.
  */
 function procStat(pid) {
   try {
