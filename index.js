@@ -235,6 +235,13 @@ function hexInto(buf, pos, s, bytes) {
  */
 const SHORT_STRING = 20;
 
+/**
+ * Span names longer than {@link SHORT_STRING} and at most this many UTF-16 units have their UTF-8
+ * bytes remembered (see `_name`), up to {@link NAME_CACHE_LIMIT} names.
+ */
+const NAME_CACHE_MAX_CHARS = 256;
+const NAME_CACHE_LIMIT = 1024;
+
 /** In an attribute list's count slot: "registered set", its u32 id follows (see `_attributes`). */
 const SET_MARKER = 0xffffffff;
 
@@ -340,6 +347,8 @@ class RecorderImpl {
     // object's keys and values cannot change, so it is encoded once (in JS and natively) and
     // named by its id after that; null for objects that are encoded every time.
     this._frozen = new WeakMap();
+    // Span names -> their UTF-8 bytes (see `_name`).
+    this._names = new Map();
     // The scope and metric refs that passed their check last: a hot-path call naming the same one
     // again (most do) skips the look-up. Refs stay valid for the recorder's life.
     // NaN until then: equal to no ref, so nothing passes unchecked.
@@ -404,6 +413,35 @@ class RecorderImpl {
     const n = buf.utf8Write(s, start, len * 3);
     this._dv.setUint32(this._pos, n, true);
     this._pos = start + n;
+  }
+  /**
+   * A span name, as `_str` writes it. Names recur (an instrumentation names its spans after a few
+   * routes and layers: "middleware - query", "request handler - /users/:id"), and one longer than
+   * {@link SHORT_STRING} would otherwise be encoded by a call into C++ on every span (~750
+   * instructions, and that code's cache misses); its bytes are remembered the first time instead,
+   * in a bounded map, and copied after that.
+   */
+  _name(s) {
+    const len = s.length;
+    if (len <= SHORT_STRING || len > NAME_CACHE_MAX_CHARS || this._whole) {
+      this._str(s);
+      return;
+    }
+    const bytes = this._names.get(s);
+    if (bytes === undefined) {
+      const start = this._pos + 4;
+      this._str(s);
+      // A copy (a Buffer's `slice` would be a view of the call buffer).
+      if (this._names.size < NAME_CACHE_LIMIT) this._names.set(s, new Uint8Array(this._buf.subarray(start, this._pos)));
+      return;
+    }
+    const n = bytes.length;
+    this._ensure(4 + n);
+    const buf = this._buf;
+    const pos = this._pos;
+    this._dv.setUint32(pos, n, true);
+    for (let i = 0; i < n; i++) buf[pos + 4 + i] = bytes[i];
+    this._pos = pos + 4 + n;
   }
   _bytes(b) {
     this._ensure(4 + b.length);
@@ -895,7 +933,7 @@ class RecorderImpl {
       buf[46] = 0;
       dv.setFloat64(47, 0, true);
       this._pos = 55;
-      this._str(name);
+      this._name(name);
       this._attributes(attributes, 'attributes');
       this._resolvePending();
       this._b.spanStart();
@@ -916,7 +954,7 @@ class RecorderImpl {
     this._u8(kind);
     this._time(startTimeUnixNano, 'startTimeUnixNano');
     if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
-    this._str(name);
+    this._name(name);
     this._attributes(attributes, 'attributes');
     this._resolvePending();
     this._b.spanStart();
@@ -946,7 +984,7 @@ class RecorderImpl {
       } else {
         buf[47] = 1;
         this._pos = 48;
-        this._str(name);
+        this._name(name);
       }
       this._attributes(attributes, 'attributes');
       this._resolvePending();
@@ -974,7 +1012,7 @@ class RecorderImpl {
     } else {
       if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
       this._u8(1);
-      this._str(name);
+      this._name(name);
     }
     this._attributes(attributes, 'attributes');
     this._resolvePending();
@@ -985,7 +1023,7 @@ class RecorderImpl {
     this._begin();
     this._spanIds(scopeRef, traceId, spanId);
     if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
-    this._str(name);
+    this._name(name);
     this._b.spanName();
   }
 

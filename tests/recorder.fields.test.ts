@@ -623,6 +623,47 @@ describe('the recorder writes exactly the fields it was given', () => {
     expect(l.event.links[1]).toEqual({ traceId: toHex(TRACE), spanId: toHex(PARENT), traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 });
   });
 
+  test('span names are written the same the first time and every time after (longer names are remembered as bytes)', () => {
+    // Around the recorder's limits: 20 characters (a JS loop), 21 (remembered), 256
+    // (remembered) and 257 (encoded every time); non-ASCII, astral and lone surrogates.
+    const names = [
+      'GET',
+      'x'.repeat(20),
+      'y'.repeat(21),
+      'middleware - <anonymous>',
+      'request handler - /users/:id',
+      'z'.repeat(256),
+      'w'.repeat(257),
+      'request handler - /prés/✓/💥',
+      `lone ${'\ud800'} surrogate, long enough`,
+    ];
+    const path = tmp.file(`f${counter++}.mmap`);
+    const rec = openRecorder(path, { slots: 256, slotSize: 2048 });
+    const scope = scopeOf(rec);
+    for (let round = 0; round < 2; round++) {
+      for (const name of names) {
+        rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, name, 2, undefined, undefined); // hot path
+        rec.recordSpanStart(scope, toHex(TRACE), SPAN, null, 1, name, 2, T1, undefined); // general path
+        rec.recordSpanEnd(scope, TRACE, SPAN, undefined, undefined, name); // hot path
+        rec.recordSpanEnd(scope, TRACE, SPAN, T2, { code: 1 }, name); // general path
+        rec.recordSpanName(scope, TRACE, SPAN, name);
+      }
+    }
+    rec.close();
+    const messages = read(path).spans.messages.map((m) => m.message.event);
+    // An end with a name writes a name change, then the end (which has no name).
+    expect(messages.filter((e) => e.type === 'end')).toHaveLength(names.length * 2 * 2);
+    const got = messages.flatMap((e) => (e.type === 'start' || e.type === 'name' ? [e.name] : []));
+    const expected: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (const name of names) {
+        const utf8 = Buffer.from(name, 'utf8').toString('utf8'); // a lone surrogate becomes U+FFFD
+        expected.push(utf8, utf8, utf8, utf8, utf8);
+      }
+    }
+    expect(got).toEqual(expected);
+  });
+
   describe('a value that fits is written whole, whatever the other rings\' slot sizes (default options)', () => {
     /** The string lengths of the attributes (concise on failure), then the values. */
     function expectWhole(kvs: JsKeyValue[], expected: Record<string, string>): void {
