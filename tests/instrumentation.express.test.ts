@@ -63,7 +63,13 @@ describe.each(shapes)('$entry, $context context manager', ({ entry, major, conte
       '/db-error': 500,
       ...(major === 5 ? { '/reject': 500, '/mw-reject': 500 } : {}),
     });
-    expect(recording.facts.edgeStatuses).toEqual({ '/next-route/3': 200, '/nested/v1/things/4': 200, '/ctx/seen': 200 });
+    expect(recording.facts.edgeStatuses).toEqual({
+      '/next-route/3': 200,
+      '/nested/v1/things/4': 200,
+      '/ctx/seen': 200,
+      '/direct/extra': 200,
+      '/direct/no-next': 200,
+    });
     expect(recording.diag.filter(([level]) => level !== 'info')).toEqual([]);
   });
 
@@ -80,6 +86,22 @@ describe.each(shapes)('$entry, $context context manager', ({ entry, major, conte
       expect(footprint.responseErrorMonitors).toBe(1);
       expect(footprint.symbols).toEqual(['Symbol(otlp-mmap.http.serverRequest)']);
     }
+  });
+
+  it("traces a layer whose handle is called other than as express calls it (req, res, next)", () => {
+    // With a fourth and fifth argument: `next` is found (the first function), the others reach the
+    // layer, and `next` runs in the context the layer was entered from (the route handler's span).
+    const extraHandler = tree.one((s) => s.name === 'request handler - /direct/extra');
+    const target = tree.one((s) => s.name === 'middleware - directTarget');
+    expect(tree.parentOf(target)).toBe(extraHandler);
+    // It runs inside the matched route, so it reports that route too.
+    expect(target.attributes).toEqual({ 'express.name': 'directTarget', 'express.type': 'middleware', 'http.route': '/direct/extra' });
+    expect(recording.facts.directNext).toEqual({ args: ['extra', 4], active: 'request handler - /direct/extra', argsToNext: 0 });
+    // With no `next`: the span ends when the response does.
+    const noNextHandler = tree.one((s) => s.name === 'request handler - /direct/no-next');
+    const responder = tree.one((s) => s.name === 'middleware - directResponder');
+    expect(tree.parentOf(responder)).toBe(noNextHandler);
+    expect(tree.serverSpan('/direct/no-next').name).toBe('GET /direct/no-next');
   });
 
   it('lets the response go once it has closed, though the request context lives on', () => {
@@ -232,7 +254,7 @@ describe.each(shapes)('$entry, $context context manager', ({ entry, major, conte
     const routes = serverDuration?.points.map((p) => p.attributes['http.route']).sort();
     const express5Only = major === 5 ? ['/mw-reject', '/reject'] : [];
     // One request each, '/late-next' abandoned by the client (a client duration all the same).
-    const edge = ['/next-route/:id', '/nested/v1/things/:id', '/ctx/seen', '/late-next'];
+    const edge = ['/next-route/:id', '/nested/v1/things/:id', '/ctx/seen', '/direct/extra', '/direct/no-next', '/late-next'];
     expect(routes).toEqual(['/api/items/:id', '/db-error', '/fail', '/throw', '/users/:id', ...express5Only, ...edge].sort());
     const clientDuration = recording.metrics.find((m) => m.name === 'http.client.request.duration');
     expect(clientDuration?.points.reduce((n, p) => n + (p.count ?? 0), 0)).toBe(5 + express5Only.length + edge.length);
