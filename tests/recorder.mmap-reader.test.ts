@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { attributesObject, flagOf, MmapFormatError, readMmapFile } from './support/mmap-reader';
+import { attributesObject, flagOf, MmapFormatError, readMmapFile, SHARED_PROTO, VENDORED_PROTO } from './support/mmap-reader';
 import { V1FileBuilder } from './fixtures/recorder/v1-file-builder';
 
 const geo = { slots: 8, slotSize: 128 };
@@ -24,6 +24,11 @@ function write(b: V1FileBuilder, name: string): string {
 }
 
 describe('the test reader of otlp-mmap v1 files', () => {
+  test("reads with the repository's copy of the shared schema, which is the same file wherever both are there", () => {
+    expect(fs.existsSync(VENDORED_PROTO)).toBe(true);
+    if (fs.existsSync(SHARED_PROTO)) expect(fs.readFileSync(VENDORED_PROTO, 'utf8')).toBe(fs.readFileSync(SHARED_PROTO, 'utf8'));
+  });
+
   test('computes flag(i) by shifting the 64-bit sequence first, then keeping the low 32 bits', () => {
     expect(flagOf(0, 8)).toBe(0);
     expect(flagOf(7, 8)).toBe(0);

@@ -31,13 +31,21 @@ const DICT_HEADER_SIZE = 64;
 
 // ------------------------------------------------------------------ schema
 
-/** Where the shared schema lives: next to the repository, or `$OTLP_MMAP_PROTO`. */
+/** The shared schema beside the repository, where the project's documents live. */
+export const SHARED_PROTO = path.join(__dirname, '../../../shared/protocol/mmap.proto');
+/**
+ * The repository's copy of that schema, for a clone with nothing beside it (a fresh CI checkout);
+ * `tests/recorder.mmap-reader.test.ts` checks that it is the same file whenever both are there.
+ */
+export const VENDORED_PROTO = path.join(__dirname, 'proto/otlp-mmap/mmap.proto');
+
+/** Where the schema is read from: `$OTLP_MMAP_PROTO`, else beside the repository, else the copy in it. */
 export function protoPath(): string {
-  const beside = path.join(__dirname, '../../../shared/protocol/mmap.proto');
-  if (fs.existsSync(beside)) return beside;
   const fromEnv = process.env.OTLP_MMAP_PROTO;
   if (fromEnv && fs.existsSync(fromEnv)) return fromEnv;
-  throw new Error(`mmap.proto not found at ${beside}; set OTLP_MMAP_PROTO to its path`);
+  if (fs.existsSync(SHARED_PROTO)) return SHARED_PROTO;
+  if (fs.existsSync(VENDORED_PROTO)) return VENDORED_PROTO;
+  throw new Error(`mmap.proto not found at ${SHARED_PROTO} or ${VENDORED_PROTO}; set OTLP_MMAP_PROTO to its path`);
 }
 
 interface Schema {
