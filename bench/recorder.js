@@ -2,8 +2,9 @@
 'use strict';
 // Recorder microbenchmark (issue 2, benchmark 4 of the suite).
 //
-// Reports ns per operation for span start+end with 0, 8 and 32 attributes, a
-// measurement and an event through the otlp-mmap recorder, and the same span work
+// Reports ns per operation for span start+end with 0, 8 and 32 attributes and as the agent's
+// express layer spans make them, a measurement and an event through the otlp-mmap recorder, and
+// the same span work
 // through the official OpenTelemetry SDK (@opentelemetry/sdk-trace-base with a
 // BatchSpanProcessor feeding an exporter that serialises to OTLP protobuf and
 // discards). Variants are interleaved and repeated; medians and ratios are printed.
@@ -95,6 +96,20 @@ const spanIdBytes = spanIds.map(fromHex);
 const traceIdBytes = traceIds.map(fromHex);
 const mmapSpansBytes = (n, a) => mmapSpans(n, a, traceIdBytes, spanIdBytes);
 
+// The agent's express layer spans: id bytes, a frozen attributes object (the same one for every
+// request through a layer, which the recorder registers once), and names longer than 20
+// characters, which the recorder encodes once and then copies.
+const layerAttrs = Object.freeze({ 'express.name': '<anonymous>', 'express.type': 'middleware' });
+const layerNames = ['middleware - <anonymous>', 'request handler - /users/:id'];
+function mmapLayerSpans(n) {
+  for (let i = 0; i < n; i++) {
+    const t = traceIdBytes[(i >> 2) & (ID_COUNT / 4 - 1)];
+    const s = spanIdBytes[i & (ID_COUNT - 1)];
+    rec.recordSpanStart(scope, t, s, s, 1, layerNames[i & 1], 1, undefined, layerAttrs);
+    rec.recordSpanEnd(scope, t, s, undefined, null);
+  }
+}
+
 const mAttrs = { 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 };
 function mmapMeasurements(n) {
   for (let i = 0; i < n; i++) rec.recordMeasurement(metric, mAttrs, undefined, 0.0123);
@@ -128,9 +143,9 @@ try {
   otel = {
     provider,
     bytes: () => bytes,
-    spans(n, a) {
+    spans(n, a, names = ['GET /users/:id']) {
       for (let i = 0; i < n; i++) {
-        const span = tracer.startSpan('GET /users/:id', { kind: 1, attributes: a });
+        const span = tracer.startSpan(names[i % names.length], { kind: 1, attributes: a });
         span.end();
       }
     },
@@ -167,6 +182,7 @@ async function main() {
     ['span start+end, 8 attributes', (n) => mmapSpans(n, a8), otel && ((n) => otel.spans(n, a8))],
     ['span start+end, 32 attributes', (n) => mmapSpans(n, a32), otel && ((n) => otel.spans(n, a32))],
     ['span start+end, 8 attributes, id bytes (the agent\'s calls)', (n) => mmapSpansBytes(n, a8), otel && ((n) => otel.spans(n, a8))],
+    ['span start+end, an express layer\'s (id bytes, frozen attributes, a 24-28 character name)', mmapLayerSpans, otel && ((n) => otel.spans(n, layerAttrs, layerNames))],
     ['measurement (3 attributes)', mmapMeasurements, null],
     ['event (2 attributes, span context)', mmapEvents, null],
   ];
@@ -174,6 +190,7 @@ async function main() {
   for (let i = 0; i < 3; i++) {
     mmapSpans(60000, a8);
     mmapSpansBytes(60000, a8);
+    mmapLayerSpans(60000);
     mmapMeasurements(120000);
     mmapEvents(120000);
     drainAll();

@@ -77,7 +77,7 @@ describe('benchmark suite (smoke)', () => {
     const summary = fs.readFileSync(path.join(resultsDir, 'summary-quick.md'), 'utf8');
     expect(summary).toContain('### 4. recorder microbenchmark');
     const rec = result('recorder');
-    expect(rec.rows.length).toBe(6);
+    expect(rec.rows.length).toBe(7);
     for (const row of rec.rows) expect(row.otlpMmapNs).toBeGreaterThan(0);
   });
 
