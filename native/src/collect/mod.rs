@@ -474,7 +474,7 @@ impl Pipeline {
         let lim = self.span_limits;
         match kind {
             SpanEventKind::Start(mut s) => {
-                let Ok(attrs) = self.resolver.attributes(dict, &std::mem::take(&mut s.attributes)) else {
+                let Ok(attrs) = self.resolver.attributes(dict, std::mem::take(&mut s.attributes)) else {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
@@ -503,21 +503,21 @@ impl Pipeline {
                 self.update_span(key, &scope, Update::Other, |sp, avail| sp.set_name(name, avail));
             }
             SpanEventKind::Attributes(kvs) => {
-                let Ok(attrs) = self.resolver.attributes(dict, &kvs) else {
+                let Ok(attrs) = self.resolver.attributes(dict, kvs) else {
                     self.stats.dictionary_errors += 1;
                     return;
                 };
                 let dropped = self.update_span(key, &scope, Update::Other, |sp, avail| sp.set_attributes(attrs, &lim, avail));
                 self.stats.span_attributes_dropped += dropped.unwrap_or(0) as u64;
             }
-            SpanEventKind::Links(links) => {
+            SpanEventKind::Links(mut links) => {
                 let mut bodies = Vec::with_capacity(links.len());
-                for l in &links {
+                for l in &mut links {
                     if l.trace_id.len() != 16 || l.span_id.len() != 8 {
                         self.stats.bad_records += 1;
                         continue;
                     }
-                    let Ok(attrs) = self.resolver.attributes(dict, &l.attributes) else {
+                    let Ok(attrs) = self.resolver.attributes(dict, std::mem::take(&mut l.attributes)) else {
                         self.stats.dictionary_errors += 1;
                         continue;
                     };
@@ -660,7 +660,7 @@ impl Pipeline {
                 return;
             }
         };
-        let Ok(attrs) = self.resolver.attributes(dict, &ev.attributes) else {
+        let Ok(attrs) = self.resolver.attributes(dict, ev.attributes) else {
             self.stats.dictionary_errors += 1;
             return;
         };
@@ -686,8 +686,8 @@ impl Pipeline {
         let encoded = (|| -> Result<(Arc<ScopeInfo>, Vec<u8>), String> {
             let scope = self.resolver.scope(dict, ev.scope_ref)?;
             let name = self.resolver.string(dict, ev.event_name_ref)?;
-            let attrs = self.resolver.attributes(dict, &ev.attributes)?;
-            let body = match &ev.body {
+            let attrs = self.resolver.attributes(dict, ev.attributes)?;
+            let body = match ev.body {
                 Some(b) => Some(self.resolver.value(dict, b)?),
                 None => None,
             };
@@ -782,7 +782,7 @@ impl Pipeline {
             return;
         };
         let Some(si) = self.stream(dict, m.metric_ref) else { return };
-        let attrs = match self.resolver.attributes(dict, &m.attributes) {
+        let attrs = match self.resolver.attributes(dict, m.attributes) {
             Ok(a) => a,
             Err(_) => {
                 self.stats.dictionary_errors += 1;

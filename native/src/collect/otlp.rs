@@ -40,11 +40,37 @@ pub fn any_value_body(e: &mut Enc, v: &Value) {
     }
 }
 
-/// Writes `kv` as a `KeyValue` message in field `field`.
+/// The encoded length of `v` as an `AnyValue` body, for values without nested
+/// messages (`None` for arrays and key/value lists).
+fn flat_value_len(v: &Value) -> Option<usize> {
+    Some(match v {
+        Value::Empty => 0,
+        Value::Str(s) => 1 + varint_len(s.len() as u64) + s.len(),
+        Value::Bool(_) => 2,
+        Value::Int(i) => 1 + varint_len(*i as u64),
+        Value::Double(_) => 9,
+        Value::Bytes(b) => 1 + varint_len(b.len() as u64) + b.len(),
+        Value::Array(_) | Value::KvList(_) => return None,
+    })
+}
+
+/// Writes `kv` as a `KeyValue` message in field `field`. A flat value's lengths
+/// are known up front, so nothing is moved to insert them afterwards.
 pub fn key_value(e: &mut Enc, field: u32, kv: &KeyValue) {
-    let s = e.begin(field);
-    key_value_body(e, kv);
-    e.end(s);
+    let Some(value_len) = flat_value_len(&kv.value) else {
+        let s = e.begin(field);
+        key_value_body(e, kv);
+        e.end(s);
+        return;
+    };
+    let key = kv.key.as_bytes();
+    let body_len = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(value_len as u64) + value_len;
+    e.tag(field, WT_LEN);
+    e.varint(body_len as u64);
+    e.bytes_always(1, key);
+    e.tag(2, WT_LEN);
+    e.varint(value_len as u64);
+    any_value_body(e, &kv.value);
 }
 
 /// Writes the body of a `KeyValue` message (key = 1, value = 2).
@@ -198,4 +224,47 @@ pub fn encode_grouped(items: &[Item]) -> Vec<u8> {
     }
     debug_assert_eq!(out.len(), total);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flat value's `KeyValue`, written with its lengths worked out first, is the
+    /// same bytes as one written by inserting the lengths afterwards.
+    #[test]
+    fn flat_key_values_encode_as_nested_ones_do() {
+        let long = "x".repeat(200);
+        let values = [
+            Value::Empty,
+            Value::Str("".into()),
+            Value::Str("GET".into()),
+            Value::Str(long.clone().into()),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(0),
+            Value::Int(200),
+            Value::Int(-1),
+            Value::Int(i64::MIN),
+            Value::Double(0.25),
+            Value::Bytes(vec![1, 2, 3]),
+            Value::Bytes(vec![9; 300]),
+        ];
+        for key in ["k", long.as_str()] {
+            for v in &values {
+                let kv = KeyValue { key: Arc::from(key), value: v.clone() };
+                let mut fast = Vec::new();
+                key_value(&mut Enc::new(&mut fast), 9, &kv);
+                let mut slow = Vec::new();
+                let mut e = Enc::new(&mut slow);
+                let s = e.begin(9);
+                key_value_body(&mut e, &kv);
+                e.end(s);
+                assert_eq!(fast, slow, "{key:?} = {v:?}");
+                assert!(flat_value_len(v).is_some());
+            }
+        }
+        assert!(flat_value_len(&Value::Array(vec![Value::Int(1)])).is_none());
+        assert!(flat_value_len(&Value::KvList(vec![])).is_none());
+    }
 }

@@ -5,7 +5,7 @@ use super::otlp;
 use super::EntrySource;
 use crate::wire::decode;
 use crate::wire::encode::Enc;
-use crate::wire::messages::{AnyValue, DictRef, KeyValueRef};
+use crate::wire::messages::{AnyValue, DictRef, KeyValueRef, Text};
 use super::hash::FastMap;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub enum Value {
     /// No value set (an `AnyValue` with no oneof field).
     Empty,
-    Str(String),
+    Str(Text),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -131,7 +131,8 @@ impl Resolver {
 
     /// Resolves attributes: keys from the dictionary, values converted (one
     /// [`MAX_VALUE_NODES`]/[`MAX_VALUE_REF_BYTES`] budget for the whole list).
-    pub fn attributes(&mut self, dict: &mut dyn EntrySource, kvs: &[KeyValueRef]) -> Result<Vec<KeyValue>, String> {
+    /// Takes the decoded list, so its strings and bytes move into the result.
+    pub fn attributes(&mut self, dict: &mut dyn EntrySource, kvs: Vec<KeyValueRef>) -> Result<Vec<KeyValue>, String> {
         let mut budget = Budget::new();
         let mut out = Vec::with_capacity(kvs.len());
         for kv in kvs {
@@ -141,21 +142,21 @@ impl Resolver {
     }
 
     /// Converts a mmap `AnyValue` (resolving `value_ref`s, bounded in depth and size).
-    pub fn value(&mut self, dict: &mut dyn EntrySource, v: &AnyValue) -> Result<Value, String> {
+    pub fn value(&mut self, dict: &mut dyn EntrySource, v: AnyValue) -> Result<Value, String> {
         let mut budget = Budget::new();
         self.value_at(dict, v, 0, &mut budget)
     }
 
-    fn key_value_at(&mut self, dict: &mut dyn EntrySource, kv: &KeyValueRef, depth: u32, budget: &mut Budget) -> Result<KeyValue, String> {
+    fn key_value_at(&mut self, dict: &mut dyn EntrySource, kv: KeyValueRef, depth: u32, budget: &mut Budget) -> Result<KeyValue, String> {
         let key = self.string(dict, kv.key_ref)?;
-        let value = match &kv.value {
+        let value = match kv.value {
             Some(v) => self.value_at(dict, v, depth, budget)?,
             None => Value::Empty,
         };
         Ok(KeyValue { key, value })
     }
 
-    fn value_at(&mut self, dict: &mut dyn EntrySource, v: &AnyValue, depth: u32, budget: &mut Budget) -> Result<Value, String> {
+    fn value_at(&mut self, dict: &mut dyn EntrySource, v: AnyValue, depth: u32, budget: &mut Budget) -> Result<Value, String> {
         if depth > MAX_VALUE_DEPTH {
             return Err(format!("attribute value nested deeper than {MAX_VALUE_DEPTH} levels (a value_ref cycle?)"));
         }
@@ -164,11 +165,11 @@ impl Resolver {
         }
         budget.nodes -= 1;
         Ok(match v {
-            AnyValue::String(s) => Value::Str(s.clone()),
-            AnyValue::Bool(b) => Value::Bool(*b),
-            AnyValue::Int(i) => Value::Int(*i),
-            AnyValue::Double(d) => Value::Double(*d),
-            AnyValue::Bytes(b) => Value::Bytes(b.clone()),
+            AnyValue::String(s) => Value::Str(s),
+            AnyValue::Bool(b) => Value::Bool(b),
+            AnyValue::Int(i) => Value::Int(i),
+            AnyValue::Double(d) => Value::Double(d),
+            AnyValue::Bytes(b) => Value::Bytes(b),
             AnyValue::Array(vals) => {
                 let mut out = Vec::with_capacity(vals.len());
                 for x in vals {
@@ -187,13 +188,13 @@ impl Resolver {
                 if r.is_none() {
                     Value::Empty
                 } else {
-                    let bytes = dict.entry(*r)?;
+                    let bytes = dict.entry(r)?;
                     if bytes.len() > budget.bytes {
                         return Err(format!("value_ref {}: values read through references exceed {MAX_VALUE_REF_BYTES} bytes", r.0));
                     }
                     budget.bytes -= bytes.len();
                     let inner = decode::any_value(&bytes, depth + 1).map_err(|e| format!("value_ref {}: {e}", r.0))?;
-                    self.value_at(dict, &inner, depth + 1, budget)?
+                    self.value_at(dict, inner, depth + 1, budget)?
                 }
             }
         })
@@ -209,7 +210,7 @@ impl Resolver {
         }
         let bytes = dict.entry(r)?;
         let res = decode::resource(&bytes).map_err(|e| format!("resource {}: {e}", r.0))?;
-        let attrs = self.attributes(dict, &res.attributes)?;
+        let attrs = self.attributes(dict, res.attributes)?;
         let mut encoded = Vec::new();
         let mut e = Enc::new(&mut encoded);
         otlp::attributes(&mut e, 1, &attrs);
@@ -235,7 +236,7 @@ impl Resolver {
         let sc = decode::scope(&bytes).map_err(|e| format!("scope {}: {e}", r.0))?;
         let name = self.string(dict, sc.name_ref)?;
         let version = self.string(dict, sc.version_ref)?;
-        let attrs = self.attributes(dict, &sc.attributes)?;
+        let attrs = self.attributes(dict, sc.attributes)?;
         let resource = self.resource(dict, sc.resource_ref)?;
         let mut encoded = Vec::new();
         let mut e = Enc::new(&mut encoded);

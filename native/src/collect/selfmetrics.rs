@@ -36,7 +36,7 @@ pub struct SelfMetricPoint {
 /// point gets `start_time_unix_nano` (the collector's start) and `time_unix_nano`
 /// (now); both must be non-zero.
 pub fn encode_self_metrics(resource: &[(String, String)], scope_name: &str, scope_version: &str, start_time_unix_nano: u64, time_unix_nano: u64, points: &[SelfMetricPoint]) -> Vec<u8> {
-    let kv = |k: &str, v: &str| KeyValue { key: Arc::from(k), value: Value::Str(v.to_string()) };
+    let kv = |k: &str, v: &str| KeyValue { key: Arc::from(k), value: Value::Str(v.into()) };
     let mut res = Vec::new();
     otlp::attributes(&mut Enc::new(&mut res), 1, &resource.iter().map(|(k, v)| kv(k, v)).collect::<Vec<_>>());
     let mut sc = Vec::new();

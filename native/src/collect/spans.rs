@@ -3,7 +3,7 @@
 use super::otlp;
 use super::resolve::{KeyValue, ScopeInfo, Value};
 use crate::wire::encode::Enc;
-use crate::wire::messages::{StartSpan, Status};
+use crate::wire::messages::{IdBytes, StartSpan, Status, Text};
 use std::sync::Arc;
 
 /// Attribute set on spans exported because their writer died before ending them.
@@ -43,9 +43,9 @@ pub struct SpanLimits {
 pub struct OpenSpan {
     pub scope: Arc<ScopeInfo>,
     pub started: bool,
-    pub parent_span_id: Vec<u8>,
+    pub parent_span_id: IdBytes,
     pub flags: u32,
-    pub name: Option<String>,
+    pub name: Option<Text>,
     pub kind: i32,
     pub start_time: u64,
     pub attrs: Vec<KeyValue>,
@@ -78,12 +78,25 @@ fn take(avail: &mut usize, n: usize) -> bool {
     true
 }
 
+/// No key appears twice in `kvs` (keys from the resolver's cache are usually the
+/// same `Arc`, so equal pointers settle most comparisons).
+fn distinct_keys(kvs: &[KeyValue]) -> bool {
+    for (i, a) in kvs.iter().enumerate() {
+        for b in &kvs[..i] {
+            if Arc::ptr_eq(&a.key, &b.key) || a.key == b.key {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 impl OpenSpan {
     pub fn new(scope: Arc<ScopeInfo>) -> Self {
         OpenSpan {
             scope,
             started: false,
-            parent_span_id: Vec::new(),
+            parent_span_id: IdBytes::default(),
             flags: 0,
             name: None,
             kind: 0,
@@ -106,6 +119,16 @@ impl OpenSpan {
     /// `setAttribute` does); new keys beyond the limit, or beyond the `avail`
     /// bytes, are dropped and counted. Returns how many were dropped.
     pub fn set_attributes(&mut self, kvs: Vec<KeyValue>, lim: &SpanLimits, avail: &mut usize) -> u32 {
+        if self.attrs.is_empty() && kvs.len() <= lim.max_attributes && distinct_keys(&kvs) {
+            // The common case, a span's first attributes: the list is taken as it is
+            // when it fits (same outcome as adding them one by one).
+            let size: usize = kvs.iter().map(KeyValue::approx_size).sum();
+            if take(avail, size) {
+                self.bytes += size;
+                self.attrs = kvs;
+                return 0;
+            }
+        }
         let mut dropped = 0;
         for kv in kvs {
             let size = kv.approx_size();
@@ -156,8 +179,8 @@ impl OpenSpan {
     }
 
     /// Sets the name (a name too large for the byte budget is ignored).
-    pub fn set_name(&mut self, name: String, avail: &mut usize) {
-        let old = self.name.as_ref().map_or(0, String::len);
+    pub fn set_name(&mut self, name: Text, avail: &mut usize) {
+        let old = self.name.as_ref().map_or(0, |n| n.len());
         if name.len() <= old {
             self.bytes -= old - name.len();
             *avail += old - name.len();

@@ -318,14 +318,14 @@ fn fx() -> Fx {
 fn start(scope: DictRef, span: u8, name: &str, t: u64, attributes: Vec<KeyValueRef>) -> SpanEvent {
     SpanEvent {
         scope_ref: scope,
-        trace_id: T.to_vec(),
-        span_id: sid(span),
-        event: Some(SpanEventKind::Start(StartSpan { parent_span_id: sid(99), flags: 0x301, name: name.into(), kind: 2, start_time_unix_nano: t, attributes })),
+        trace_id: IdBytes::from(&T[..]),
+        span_id: sid(span).into(),
+        event: Some(SpanEventKind::Start(StartSpan { parent_span_id: sid(99).into(), flags: 0x301, name: name.into(), kind: 2, start_time_unix_nano: t, attributes })),
     }
 }
 
 fn msg(scope: DictRef, span: u8, k: SpanEventKind) -> SpanEvent {
-    SpanEvent { scope_ref: scope, trace_id: T.to_vec(), span_id: sid(span), event: Some(k) }
+    SpanEvent { scope_ref: scope, trace_id: IdBytes::from(&T[..]), span_id: sid(span).into(), event: Some(k) }
 }
 
 fn end(scope: DictRef, span: u8, t: u64) -> SpanEvent {
@@ -337,7 +337,7 @@ fn event(scope: DictRef, span: Option<u8>, name: DictRef, t: u64) -> Event {
         scope_ref: scope,
         time_unix_nano: t,
         event_name_ref: name,
-        span_context: span.map(|s| SpanContext { trace_id: T.to_vec(), span_id: sid(s), flags: 1 }),
+        span_context: span.map(|s| SpanContext { trace_id: IdBytes::from(&T[..]), span_id: sid(s).into(), flags: 1 }),
         ..Default::default()
     }
 }
@@ -608,7 +608,7 @@ fn skips_and_counts_bad_records_and_unresolvable_references() {
     let mut f = fx();
     let mut p = pipeline();
     let mut bad = start(f.scope, 1, "s", 1, vec![]);
-    bad.trace_id.pop();
+    bad.trace_id = IdBytes::from(&T[..15]);
     p.on_span_event(&mut f.d, bad);
     p.on_span_event(&mut f.d, start(DictRef(12345), 1, "s", 1, vec![]));
     p.on_span_event(&mut f.d, start(f.scope, 2, "s", 1, vec![kv_int(DictRef(999_999), 1)]));
@@ -699,7 +699,7 @@ fn builds_log_records_with_severity_body_attributes_and_trace_context() {
         severity_text: "ERROR".into(),
         body: Some(AnyValue::KvList(vec![KeyValueRef { key_ref: f.k_a, value: Some(AnyValue::ValueRef(shared)) }, kv_str(f.k_b, "x")])),
         event_name_ref: name,
-        span_context: Some(SpanContext { trace_id: T.to_vec(), span_id: sid(4), flags: 0x101 }),
+        span_context: Some(SpanContext { trace_id: IdBytes::from(&T[..]), span_id: sid(4).into(), flags: 0x101 }),
         attributes: vec![kv_int(f.k_c, 3), KeyValueRef { key_ref: f.k_a, value: Some(AnyValue::Double(1.5)) }],
     };
     poll(&mut p, &mut f.d, vec![], vec![ev.clone()]);
@@ -903,7 +903,7 @@ fn takes_exemplars_from_sampled_measurements_only_and_bounds_them() {
     let mut f = fx();
     let mut p = Pipeline::new(PipelineConfig { max_exemplars: 2, ..Default::default() });
     let m = f.d.metric("latency", f.scope, &Aggregation::Histogram { temporality: TEMPORALITY_DELTA, boundaries: vec![10.0] });
-    let sc = |s: u8, flags: u32| Some(SpanContext { trace_id: T.to_vec(), span_id: sid(s), flags });
+    let sc = |s: u8, flags: u32| Some(SpanContext { trace_id: IdBytes::from(&T[..]), span_id: sid(s).into(), flags });
     p.on_measurement(&mut f.d, Measurement { span_context: sc(1, 0), ..meas(m, vec![], 100, NumberValue::Long(1)) });
     p.on_measurement(&mut f.d, Measurement { span_context: sc(2, 1), ..meas(m, vec![], 200, NumberValue::Long(2)) });
     let (_, h) = one_metric(&p.collect_metrics(&mut f.d, 1000).unwrap());
@@ -974,7 +974,7 @@ fn dump_samples_for_external_decoding() {
     let gauge = f.d.metric("temp", f.scope, &Aggregation::Gauge);
     let hist = f.d.metric("latency", f.scope2, &Aggregation::Histogram { temporality: TEMPORALITY_CUMULATIVE, boundaries: vec![1.0, 10.0] });
     let exp = f.d.metric("size", f.scope2, &Aggregation::ExpHistogram { temporality: TEMPORALITY_DELTA, max_buckets: 4, max_scale: 20 });
-    let sc = Some(SpanContext { trace_id: T.to_vec(), span_id: sid(1), flags: 1 });
+    let sc = Some(SpanContext { trace_id: IdBytes::from(&T[..]), span_id: sid(1).into(), flags: 1 });
     for (t, v) in [(110u64, 1i64), (120, 2), (130, 4)] {
         for m in [sum, gauge, hist, exp] {
             p.on_measurement(&mut f.d, Measurement { span_context: sc.clone(), ..meas(m, vec![kv_int(f.k_a, 1)], t, NumberValue::Long(v)) });
@@ -1133,7 +1133,7 @@ fn survives_random_messages_and_dictionary_entries() {
                     _ => pick(&mut rng),
                 };
                 let v = if rng.below(2) == 0 { NumberValue::Long(rng.next() as i64) } else { NumberValue::Double(f64::from_bits(rng.next())) };
-                let sc = Some(SpanContext { trace_id: T.to_vec(), span_id: sid(span), flags: rng.below(2) as u32 });
+                let sc = Some(SpanContext { trace_id: IdBytes::from(&T[..]), span_id: sid(span).into(), flags: rng.below(2) as u32 });
                 p.on_measurement(&mut f.d, Measurement { span_context: sc, ..meas(metric, kvs(&mut rng), rng.below(100), v) });
             }
             6 => {
@@ -1193,10 +1193,10 @@ fn bench_span_events_per_second() {
             let id = chunk * 1000 + i;
             let attrs: Vec<KeyValueRef> = keys.iter().map(|k| kv_str(*k, "value-of-attribute")).collect();
             let mut s = start(f.scope, 0, "GET /api/users", 1, attrs);
-            s.span_id = (id as u64 + 1).to_be_bytes().to_vec();
+            s.span_id = IdBytes::from(&(id as u64 + 1).to_be_bytes()[..]);
             p.on_span_event(&mut f.d, s);
             let mut e = end(f.scope, 0, 2);
-            e.span_id = (id as u64 + 1).to_be_bytes().to_vec();
+            e.span_id = IdBytes::from(&(id as u64 + 1).to_be_bytes()[..]);
             p.on_span_event(&mut f.d, e);
             p.on_measurement(&mut f.d, meas(m, vec![kv_str(keys[0], "GET"), kv_int(keys[1], 200)], 5, NumberValue::Double(3.0)));
         }

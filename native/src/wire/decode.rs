@@ -40,22 +40,67 @@ impl<'a> Dec<'a> {
         Dec { b, pos: 0 }
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> DResult<u64> {
-        let (v, n) = get_varint(&self.b[self.pos..]).ok_or_else(|| format!("malformed varint at byte {}", self.pos))?;
-        self.pos += n;
-        Ok(v)
+        // One or two bytes are the common cases (tags, lengths, dictionary references).
+        if let Some(&b) = self.b.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(b as u64);
+            }
+            if let Some(&c) = self.b.get(self.pos + 1) {
+                if c < 0x80 {
+                    self.pos += 2;
+                    return Ok((b & 0x7f) as u64 | (c as u64) << 7);
+                }
+            }
+        }
+        self.varint_long()
     }
 
+    /// A varint of several bytes (at most 10, as [`get_varint`] reads).
+    #[inline(never)]
+    fn varint_long(&mut self) -> DResult<u64> {
+        let mut pos = self.pos;
+        let mut v: u64 = 0;
+        let mut shift = 0;
+        while shift < 70 {
+            let Some(&byte) = self.b.get(pos) else { break };
+            pos += 1;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte < 0x80 {
+                self.pos = pos;
+                return Ok(v);
+            }
+            shift += 7;
+        }
+        Err(self.malformed_varint())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn malformed_varint(&self) -> String {
+        format!("malformed varint at byte {}", self.pos)
+    }
+
+    #[inline(always)]
     fn take(&mut self, n: usize) -> DResult<&'a [u8]> {
         if n > self.b.len() - self.pos {
-            return Err(format!("field of {n} bytes at byte {} runs past the message ({} bytes)", self.pos, self.b.len()));
+            return Err(self.past_end(n));
         }
         let s = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn past_end(&self, n: usize) -> String {
+        format!("field of {n} bytes at byte {} runs past the message ({} bytes)", self.pos, self.b.len())
+    }
+
     /// Next `(field number, value)`, or `None` at the end.
+    #[inline(always)]
     pub fn next_field(&mut self) -> DResult<Option<(u32, Field<'a>)>> {
         if self.pos >= self.b.len() {
             return Ok(None);
@@ -63,7 +108,7 @@ impl<'a> Dec<'a> {
         let key = self.varint()?;
         let field = (key >> 3) as u32;
         if field == 0 {
-            return Err("field number 0".into());
+            return Err(field_zero());
         }
         let v = match key & 7 {
             0 => Field::Varint(self.varint()?),
@@ -73,14 +118,29 @@ impl<'a> Dec<'a> {
                 Field::Len(self.take(usize::try_from(n).map_err(|_| "length overflow".to_string())?)?)
             }
             5 => Field::I32(u32::from_le_bytes(self.take(4)?.try_into().unwrap())),
-            wt => return Err(format!("unsupported wire type {wt} for field {field}")),
+            wt => return Err(unsupported_wire_type(wt, field)),
         };
         Ok(Some((field, v)))
     }
 }
 
+#[cold]
+#[inline(never)]
+fn field_zero() -> String {
+    "field number 0".into()
+}
+
+#[cold]
+#[inline(never)]
+fn unsupported_wire_type(wt: u64, field: u32) -> String {
+    format!("unsupported wire type {wt} for field {field}")
+}
+
 fn utf8(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 macro_rules! wrong {
@@ -94,10 +154,10 @@ pub fn any_value(b: &[u8], depth: u32) -> DResult<AnyValue> {
         return Err(format!("AnyValue nested deeper than {MAX_DEPTH}"));
     }
     let mut d = Dec::new(b);
-    let mut out = AnyValue::String(String::new());
+    let mut out = AnyValue::String(Text::default());
     while let Some((f, v)) = d.next_field()? {
         out = match (f, v) {
-            (1, Field::Len(s)) => AnyValue::String(utf8(s)),
+            (1, Field::Len(s)) => AnyValue::String(Text::from_utf8_lossy(s)),
             (2, Field::Varint(x)) => AnyValue::Bool(x != 0),
             (3, Field::Varint(x)) => AnyValue::Int(x as i64),
             (4, Field::I64(x)) => AnyValue::Double(f64::from_bits(x)),
@@ -148,13 +208,23 @@ pub fn key_value(b: &[u8], depth: u32) -> DResult<KeyValueRef> {
     Ok(kv)
 }
 
+/// Appends to an attribute list, making room for several at the first (one
+/// allocation for a typical list instead of a growth step every few).
+#[inline]
+fn push_attribute(list: &mut Vec<KeyValueRef>, kv: KeyValueRef) {
+    if list.capacity() == 0 {
+        list.reserve(8);
+    }
+    list.push(kv);
+}
+
 pub fn span_context(b: &[u8]) -> DResult<SpanContext> {
     let mut d = Dec::new(b);
     let mut sc = SpanContext::default();
     while let Some((f, v)) = d.next_field()? {
         match (f, v) {
-            (1, Field::Len(s)) => sc.span_id = s.to_vec(),
-            (2, Field::Len(s)) => sc.trace_id = s.to_vec(),
+            (1, Field::Len(s)) => sc.span_id = IdBytes::from(s),
+            (2, Field::Len(s)) => sc.trace_id = IdBytes::from(s),
             (3, Field::I32(x)) => sc.flags = x,
             (1..=3, _) => wrong!("SpanContext", f),
             _ => {}
@@ -182,12 +252,12 @@ fn start_span(b: &[u8]) -> DResult<StartSpan> {
     let mut s = StartSpan::default();
     while let Some((f, v)) = d.next_field()? {
         match (f, v) {
-            (4, Field::Len(x)) => s.parent_span_id = x.to_vec(),
+            (4, Field::Len(x)) => s.parent_span_id = IdBytes::from(x),
             (16, Field::I32(x)) => s.flags = x,
-            (5, Field::Len(x)) => s.name = utf8(x),
+            (5, Field::Len(x)) => s.name = Text::from_utf8_lossy(x),
             (6, Field::Varint(x)) => s.kind = x as i32,
             (7, Field::I64(x)) => s.start_time_unix_nano = x,
-            (9, Field::Len(x)) => s.attributes.push(key_value(x, 0)?),
+            (9, Field::Len(x)) => push_attribute(&mut s.attributes, key_value(x, 0)?),
             (4..=7 | 9 | 16, _) => wrong!("StartSpan", f),
             _ => {}
         }
@@ -200,7 +270,7 @@ fn attributes_only(b: &[u8], field: u32, what: &str) -> DResult<Vec<KeyValueRef>
     let mut out = Vec::new();
     while let Some((f, v)) = d.next_field()? {
         match v {
-            Field::Len(x) if f == field => out.push(key_value(x, 0)?),
+            Field::Len(x) if f == field => push_attribute(&mut out, key_value(x, 0)?),
             _ if f == field => wrong!(what, f),
             _ => {}
         }
@@ -228,12 +298,12 @@ fn link(b: &[u8]) -> DResult<Link> {
 
 pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
     let mut d = Dec::new(b);
-    let mut e = SpanEvent { scope_ref: DictRef(0), trace_id: Vec::new(), span_id: Vec::new(), event: None };
+    let mut e = SpanEvent { scope_ref: DictRef(0), trace_id: IdBytes::default(), span_id: IdBytes::default(), event: None };
     while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (20, Field::Varint(x)) => e.scope_ref = DictRef(x as i64),
-            (1, Field::Len(x)) => e.trace_id = x.to_vec(),
-            (2, Field::Len(x)) => e.span_id = x.to_vec(),
+            (1, Field::Len(x)) => e.trace_id = IdBytes::from(x),
+            (2, Field::Len(x)) => e.span_id = IdBytes::from(x),
             (11, Field::Len(x)) => e.event = Some(SpanEventKind::Start(start_span(x)?)),
             (12, Field::Len(x)) => {
                 let mut dd = Dec::new(x);
@@ -250,10 +320,10 @@ pub fn span_event(b: &[u8]) -> DResult<SpanEvent> {
             }
             (13, Field::Len(x)) => {
                 let mut dd = Dec::new(x);
-                let mut name = String::new();
+                let mut name = Text::default();
                 while let Some((ff, vv)) = dd.next_field()? {
                     match (ff, vv) {
-                        (5, Field::Len(y)) => name = utf8(y),
+                        (5, Field::Len(y)) => name = Text::from_utf8_lossy(y),
                         (5, _) => wrong!("ChangeSpanName", 5),
                         _ => {}
                     }
@@ -286,7 +356,7 @@ pub fn measurement(b: &[u8]) -> DResult<Measurement> {
     while let Some((f, v)) = d.next_field()? {
         match (f, v) {
             (1, Field::Varint(x)) => m.metric_ref = DictRef(x as i64),
-            (2, Field::Len(x)) => m.attributes.push(key_value(x, 0)?),
+            (2, Field::Len(x)) => push_attribute(&mut m.attributes, key_value(x, 0)?),
             (3, Field::I64(x)) => m.time_unix_nano = x,
             (4, Field::Varint(x)) => m.value = Some(NumberValue::Long(x as i64)),
             (5, Field::I64(x)) => m.value = Some(NumberValue::Double(f64::from_bits(x))),
@@ -310,7 +380,7 @@ pub fn event(b: &[u8]) -> DResult<Event> {
             (5, Field::Len(x)) => e.body = Some(any_value(x, 0)?),
             (6, Field::Varint(x)) => e.event_name_ref = DictRef(x as i64),
             (7, Field::Len(x)) => e.span_context = Some(span_context(x)?),
-            (8, Field::Len(x)) => e.attributes.push(key_value(x, 0)?),
+            (8, Field::Len(x)) => push_attribute(&mut e.attributes, key_value(x, 0)?),
             (1..=8, _) => wrong!("Event", f),
             _ => {}
         }
@@ -410,4 +480,76 @@ pub fn metric_ref(b: &[u8]) -> DResult<MetricRef> {
         }
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::encode::Enc;
+
+    /// Every varint length, read as a field value, gives what `get_varint` gives;
+    /// truncated and over-long varints are errors, never a panic.
+    #[test]
+    fn varints_of_every_length_read_as_get_varint_does() {
+        let values = [0u64, 1, 127, 128, 300, 16_383, 16_384, 1 << 21, (1 << 35) + 5, u64::MAX >> 1, u64::MAX];
+        for &v in &values {
+            let mut b = Vec::new();
+            let mut e = Enc::new(&mut b);
+            e.int64_always(3, v as i64);
+            let expected = get_varint(&b[1..]).unwrap().0;
+            assert_eq!(expected, v);
+            let mut d = Dec::new(&b);
+            match d.next_field() {
+                Ok(Some((3, Field::Varint(x)))) => assert_eq!(x, v),
+                _ => panic!("varint {v} not read back"),
+            }
+            assert!(matches!(d.next_field(), Ok(None)));
+            // Cut short at every byte: an error, or (for the tag alone) a missing value.
+            for cut in 1..b.len() {
+                assert!(Dec::new(&b[..cut]).next_field().is_err(), "varint {v} cut at {cut} bytes was accepted");
+            }
+        }
+        // Eleven continuation bytes: longer than any varint.
+        let mut b = vec![3 << 3];
+        b.extend_from_slice(&[0x80; 11]);
+        assert!(Dec::new(&b).next_field().is_err());
+        // A two-byte field number (20, as SpanEvent.scope_ref) then a two-byte value.
+        let mut b = Vec::new();
+        Enc::new(&mut b).int64_always(20, 200);
+        assert_eq!(b.len(), 4);
+        assert!(matches!(Dec::new(&b).next_field(), Ok(Some((20, Field::Varint(200))))));
+    }
+
+    #[test]
+    fn text_is_inline_up_to_its_limit_and_replaces_invalid_utf8() {
+        for s in ["", "GET", "exactly-twenty-two-b!!", "twenty-three bytes long", "a longer value, well past the inline limit", "é日本語🙂"] {
+            let t = Text::from(s);
+            assert_eq!(&*t, s);
+            assert_eq!(&*Text::from(s.to_string()), s);
+            assert_eq!(&*Text::from_utf8_lossy(s.as_bytes()), s);
+            assert_eq!(t, Text::from_utf8_lossy(s.as_bytes()));
+        }
+        assert_eq!(&*Text::from_utf8_lossy(b"ok\xffok"), "ok\u{fffd}ok");
+        assert_eq!(&*Text::default(), "");
+        let x = Text::from("x");
+        assert!(x == "x");
+    }
+
+    #[test]
+    fn ids_of_any_length_read_back_whole() {
+        for n in [0usize, 1, 8, 15, 16, 17, 40] {
+            let bytes: Vec<u8> = (0..n as u8).collect();
+            let id = IdBytes::from(&bytes[..]);
+            assert_eq!(&*id, &bytes[..]);
+            assert_eq!(id, IdBytes::from(bytes.clone()));
+        }
+        // A span event with a 20-byte trace id keeps it whole (the pipeline rejects it).
+        let mut b = Vec::new();
+        let mut e = Enc::new(&mut b);
+        e.bytes_always(1, &[7; 20]);
+        e.bytes_always(2, &[8; 8]);
+        let ev = span_event(&b).unwrap();
+        assert_eq!(&*ev.trace_id, &[7; 20][..]);
+        assert_eq!(&*ev.span_id, &[8; 8][..]);
+    }
 }

@@ -3,9 +3,96 @@
 
 pub use crate::file::layout::DictRef;
 
+/// A UTF-8 string value: held inline up to [`Text::INLINE`] bytes (most attribute
+/// values: methods, routes, versions, host names), on the heap when longer, so that
+/// decoding a short value allocates nothing.
+#[derive(Clone, Default)]
+pub struct Text(Repr);
+
+/// Private, so that an inline value is only ever made from a `&str` (see `Deref`).
+#[derive(Clone)]
+enum Repr {
+    Inline(u8, [u8; Text::INLINE]),
+    Heap(String),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Inline(0, [0; Text::INLINE])
+    }
+}
+
+impl Text {
+    pub const INLINE: usize = 22;
+
+    /// `b` as text; invalid UTF-8 sequences are replaced.
+    #[inline]
+    pub fn from_utf8_lossy(b: &[u8]) -> Text {
+        match std::str::from_utf8(b) {
+            Ok(s) => Text::from(s),
+            Err(_) => Text(Repr::Heap(String::from_utf8_lossy(b).into_owned())),
+        }
+    }
+}
+
+impl From<&str> for Text {
+    #[inline]
+    fn from(s: &str) -> Text {
+        if s.len() <= Text::INLINE {
+            let mut a = [0u8; Text::INLINE];
+            a[..s.len()].copy_from_slice(s.as_bytes());
+            Text(Repr::Inline(s.len() as u8, a))
+        } else {
+            Text(Repr::Heap(s.to_owned()))
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        if s.len() <= Text::INLINE {
+            Text::from(s.as_str())
+        } else {
+            Text(Repr::Heap(s))
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        match &self.0 {
+            // SAFETY: `Repr` is private to this module and an `Inline` is only made by
+            // `From<&str>` (or empty, by `Default`): its first `n` bytes are a copy of a
+            // `&str`, so valid UTF-8, and `n <= INLINE`, so the slice is in bounds.
+            Repr::Inline(n, a) => unsafe { std::str::from_utf8_unchecked(&a[..*n as usize]) },
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyValue {
-    String(String),
+    String(Text),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -23,10 +110,61 @@ pub struct KeyValueRef {
     pub value: Option<AnyValue>,
 }
 
+/// A trace or span id as read from a record: held inline when it has at most 16
+/// bytes (every valid id, so reading one allocates nothing), on the heap when longer
+/// (an invalid id, kept whole so that it can be shown and rejected).
+#[derive(Clone, PartialEq, Eq)]
+pub enum IdBytes {
+    Inline(u8, [u8; 16]),
+    Heap(Vec<u8>),
+}
+
+impl Default for IdBytes {
+    fn default() -> Self {
+        IdBytes::Inline(0, [0; 16])
+    }
+}
+
+impl From<&[u8]> for IdBytes {
+    #[inline]
+    fn from(b: &[u8]) -> Self {
+        if b.len() <= 16 {
+            let mut a = [0u8; 16];
+            a[..b.len()].copy_from_slice(b);
+            IdBytes::Inline(b.len() as u8, a)
+        } else {
+            IdBytes::Heap(b.to_vec())
+        }
+    }
+}
+
+impl From<Vec<u8>> for IdBytes {
+    fn from(v: Vec<u8>) -> Self {
+        IdBytes::from(&v[..])
+    }
+}
+
+impl std::ops::Deref for IdBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            IdBytes::Inline(n, a) => &a[..*n as usize],
+            IdBytes::Heap(v) => v,
+        }
+    }
+}
+
+impl std::fmt::Debug for IdBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SpanContext {
-    pub trace_id: Vec<u8>,
-    pub span_id: Vec<u8>,
+    pub trace_id: IdBytes,
+    pub span_id: IdBytes,
     pub flags: u32,
 }
 
@@ -39,10 +177,10 @@ pub struct Status {
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct StartSpan {
-    pub parent_span_id: Vec<u8>,
+    pub parent_span_id: IdBytes,
     /// W3C trace flags in bits 0-7; bits 8-9: parent-is-remote (0x100 has-is-remote, 0x200 is-remote).
     pub flags: u32,
-    pub name: String,
+    pub name: Text,
     /// OTLP SpanKind numbering (0 unspecified .. 5 consumer).
     pub kind: i32,
     pub start_time_unix_nano: u64,
@@ -63,7 +201,7 @@ pub struct Link {
 pub enum SpanEventKind {
     Start(StartSpan),
     End { end_time_unix_nano: u64, status: Option<Status> },
-    Name(String),
+    Name(Text),
     Attributes(Vec<KeyValueRef>),
     Links(Vec<Link>),
 }
@@ -71,8 +209,8 @@ pub enum SpanEventKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanEvent {
     pub scope_ref: DictRef,
-    pub trace_id: Vec<u8>,
-    pub span_id: Vec<u8>,
+    pub trace_id: IdBytes,
+    pub span_id: IdBytes,
     /// `None` when the oneof is absent (a message this reader cannot use).
     pub event: Option<SpanEventKind>,
 }
