@@ -264,6 +264,8 @@ export interface PollResult {
   /** How many log records each of `logs` holds (at most `maxLogsPerBatch`). */
   logItems: number[];
   read: Record<RingName, number>;
+  /** Records still in each ring after this call (written while it read, or beyond `maxMessagesPerPoll`). */
+  backlog: Record<RingName, number>;
   /** Records that could not be decoded (skipped and counted). */
   errors: string[];
 }

@@ -1185,6 +1185,7 @@ class FileCollectorImpl {
       metrics: r[6],
       traceItems: r[7],
       logItems: r[8],
+      backlog: { events: r[9], spans: r[10], measurements: r[11] },
     };
   }
   poll() {

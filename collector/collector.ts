@@ -281,6 +281,7 @@ export class Collector {
 
   /** Counters and per-file state. */
   stats(): CollectorStats {
+    for (const s of this.sources.values()) if (s.state === 'live') s.refreshStatus();
     const files = [...this.sources.values(), ...this.retired].map((s) => ({
       path: s.path,
       state: s.state,
@@ -363,8 +364,9 @@ export class Collector {
     for (const err of r.errors) this.log.limited('warn', `poll-error:${s.path}`, 10_000, `${s.path}: ${err}`);
     if (r.read.events + r.read.spans + r.read.measurements === 0) return false;
     this.readSinceLastPoll = true;
-    const status = s.refreshStatus();
-    return status !== undefined && (status.rings.events.used > 0 || status.rings.spans.used > 0 || status.rings.measurements.used > 0);
+    // The poll tells what is left; the full status (a JSON document) is read only when
+    // counters are asked for (stats()), not after every poll.
+    return r.backlog.events > 0 || r.backlog.spans > 0 || r.backlog.measurements > 0;
   }
 
   /** Polls every live file until its rings are empty (bounded), then flushes the batcher. */

@@ -99,6 +99,48 @@ describeNative('collector end to end (native)', () => {
     expect(logs.length).toBeLessThan(10);
   });
 
+  test('poll() reports what is left in each ring (the collector polls again at once while any is)', () => {
+    const file = path.join(tmp, 'backlog-1.otlp-mmap');
+    const rec = native.openRecorder(file);
+    const resource = rec.createResource({ 'service.name': 'backlog' });
+    const scope = rec.createInstrumentationScope(resource, 'backlog-scope', '1.0.0');
+    for (let i = 1; i <= 50; i++) {
+      const id = i.toString(16).padStart(16, '0');
+      rec.recordSpanStart(scope, TRACE, id, null, 1, `span ${i}`, 1, T0, { 'http.route': '/r' });
+      rec.recordSpanEnd(scope, TRACE, id, T0 + 1n, null);
+    }
+    for (let i = 0; i < 7; i++) rec.recordEvent(scope, null, rec.recordString('app.log'), T0, { i });
+    const m = rec.createMetricStream(scope, 'c', '', '1', { type: 'sum', temporality: 'cumulative', isMonotonic: true });
+    for (let i = 0; i < 12; i++) rec.recordMeasurement(m, { k: 'v' }, T0, 1);
+    const c = native.openCollector(file, { maxMessagesPerPoll: 30 });
+    try {
+      const seen: Array<[number, number, number, number]> = [];
+      for (let i = 0; i < 6; i++) {
+        const r = c.poll();
+        const used = c.status().rings;
+        // What poll() says is left is what the file's indexes say.
+        expect(r.backlog).toEqual({ events: used.events.used, spans: used.spans.used, measurements: used.measurements.used });
+        seen.push([r.read.spans, r.backlog.spans, r.backlog.events, r.backlog.measurements]);
+      }
+      // 100 span messages read 30 per poll; 7 events and 12 measurements in the first poll.
+      expect(seen).toEqual([
+        [30, 70, 0, 0],
+        [30, 40, 0, 0],
+        [30, 10, 0, 0],
+        [10, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+      ]);
+      // A record written after a poll shows in the next poll's count, not before.
+      rec.recordMeasurement(m, { k: 'v' }, T0, 1);
+      expect(c.poll().read.measurements).toBe(1);
+      expect(c.poll().backlog).toEqual({ events: 0, spans: 0, measurements: 0 });
+    } finally {
+      c.close();
+      rec.close();
+    }
+  });
+
   test('exports the exact span tree, span event, log record and metric points a writer recorded, then the open span as incomplete when the writer closes', async () => {
     const file = path.join(tmp, 'shop-1.otlp-mmap');
     const rec = native.openRecorder(file);

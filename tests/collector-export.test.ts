@@ -96,7 +96,7 @@ function fakeOpenCollector(opened: string[] = []): OpenCollector {
     const dropped = spec.dropped ?? { events: 0, spans: 0, measurements: 0 };
     return {
       poll() {
-        if (polled) return { traces: [], logs: [], traceItems: [], logItems: [], read: { events: 0, spans: 0, measurements: 0 }, errors: [] };
+        if (polled) return { traces: [], logs: [], traceItems: [], logItems: [], read: { events: 0, spans: 0, measurements: 0 }, backlog: { events: 0, spans: 0, measurements: 0 }, errors: [] };
         polled = true;
         const batches = spec.batches ?? [];
         return {
@@ -105,6 +105,7 @@ function fakeOpenCollector(opened: string[] = []): OpenCollector {
           traceItems: batches.map((b) => b.length),
           logItems: spec.logs ? [spec.logs.length] : [],
           read: { events: spec.logs?.length ?? 0, spans: batches.flat().length * 2, measurements: 0 },
+          backlog: { events: 0, spans: 0, measurements: 0 },
           errors: [],
         };
       },
@@ -116,6 +117,7 @@ function fakeOpenCollector(opened: string[] = []): OpenCollector {
         traceItems: [1],
         logItems: [],
         read: { events: 0, spans: 0, measurements: 0 },
+        backlog: { events: 0, spans: 0, measurements: 0 },
         errors: [],
         metrics: null,
       }),

@@ -25,6 +25,8 @@ pub struct PollOutput {
     pub logs: Vec<Encoded>,
     /// Records read per ring (events, spans, measurements).
     pub read: [u64; 3],
+    /// Records left in each ring after the poll (events, spans, measurements).
+    pub backlog: [u64; 3],
     pub errors: Vec<String>,
 }
 
@@ -100,6 +102,9 @@ impl FileCollector {
         }
         out.traces = self.pipeline.take_traces();
         out.logs = self.pipeline.take_logs();
+        for (i, ring) in [RingKind::Events, RingKind::Spans, RingKind::Measurements].into_iter().enumerate() {
+            out.backlog[i] = self.reader.backlog(ring).max(0) as u64;
+        }
         out
     }
 
@@ -121,6 +126,7 @@ impl FileCollector {
             for i in 0..3 {
                 all.read[i] += o.read[i];
             }
+            all.backlog = o.backlog;
             if n == 0 {
                 break;
             }

@@ -38,7 +38,7 @@ fn counts(env: Env, list: &[Encoded]) -> JsResult<napi_value> {
 }
 
 /// `[traces[], logs[], readEvents, readSpans, readMeasurements, errors[], metrics | null,
-/// spansPerTraceBatch[], recordsPerLogBatch[]]`
+/// spansPerTraceBatch[], recordsPerLogBatch[], backlogEvents, backlogSpans, backlogMeasurements]`
 fn poll_result(env: Env, o: &PollOutput, metrics: Option<&Vec<u8>>) -> JsResult<napi_value> {
     let errs = o.errors.iter().map(|e| env.str(e)).collect::<JsResult<Vec<_>>>()?;
     let m = match metrics {
@@ -55,6 +55,9 @@ fn poll_result(env: Env, o: &PollOutput, metrics: Option<&Vec<u8>>) -> JsResult<
         m,
         counts(env, &o.traces)?,
         counts(env, &o.logs)?,
+        env.number(o.backlog[0] as f64)?,
+        env.number(o.backlog[1] as f64)?,
+        env.number(o.backlog[2] as f64)?,
     ])
 }
 
