@@ -78,8 +78,8 @@ fn take(avail: &mut usize, n: usize) -> bool {
     true
 }
 
-/// No key appears twice in `kvs` (keys from the resolver's cache are usually the
-/// same `Arc`, so equal pointers settle most comparisons).
+/// No key appears twice in `kvs`. (A repeated key from the resolver's cache is
+/// usually the same `Arc`, found by pointer; distinct keys mostly differ in length.)
 fn distinct_keys(kvs: &[KeyValue]) -> bool {
     for (i, a) in kvs.iter().enumerate() {
         for b in &kvs[..i] {
