@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench: every benchmark of the suite in turn, one markdown summary.
-//   node bench/run-all.js [--quick] [--only recorder,startup,express-hello,express-pg,crash-loss,collector-throughput,profile,breakdown,instructions,attribute-instructions,allocations]
+//   node bench/run-all.js [--quick] [--only recorder,startup,express-hello,express-pg,crash-loss,collector-throughput,collector-core,profile,breakdown,instructions,attribute-instructions,allocations]
 // Writes bench/results/<name>.json (+ .svg plots) and bench/results/summary.md.
 const path = require('node:path');
 const c = require('./lib/common');
 
-const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'profile', 'breakdown', 'instructions', 'attribute-instructions', 'allocations'];
+const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'collector-core', 'profile', 'breakdown', 'instructions', 'attribute-instructions', 'allocations'];
 
 async function recorder(quick) {
   const json = path.join(c.RESULTS, 'recorder.json');

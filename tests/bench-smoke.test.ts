@@ -190,6 +190,24 @@ describe('benchmark suite (smoke)', () => {
     for (const row of s.rows) expect(row.cpu).toBeGreaterThan(0);
   });
 
+  test('collector-core: drains files through the native poll alone, timed and (with valgrind) counted', async () => {
+    await bench('collector-core.js', ['--quick', '--attrs', '0,8']);
+    const s = result('collector-core');
+    expect(s.rows.map((r: { attrs: number }) => r.attrs)).toEqual([0, 8]);
+    for (const r of s.rows) {
+      expect(r.usPerSpan).toBeGreaterThan(0);
+      // Every span is exported: OTLP bytes carry ids, name and times (and the attributes).
+      expect(r.bytesPerSpan).toBeGreaterThan(60);
+    }
+    const [none, eight] = s.rows;
+    expect(eight.bytesPerSpan).toBeGreaterThan(none.bytesPerSpan + 8 * 20);
+    if (none.instructionsPerSpan !== null) {
+      // Counted inside the native poll only: thousands per span, more with attributes.
+      expect(none.instructionsPerSpan).toBeGreaterThan(1000);
+      expect(eight.instructionsPerSpan).toBeGreaterThan(none.instructionsPerSpan + 8 * 200);
+    }
+  });
+
   test('attribute-instructions: counts what the recorder spends per call and per attribute under valgrind', async () => {
     await bench('attribute-instructions.js', ['--quick']);
     const s = result('attribute-instructions');
