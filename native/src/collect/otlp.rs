@@ -57,28 +57,41 @@ fn flat_value_len(v: &Value) -> Option<usize> {
 /// Writes `kv` as a `KeyValue` message in field `field`. A flat value's lengths
 /// are known up front, so nothing is moved to insert them afterwards.
 pub fn key_value(e: &mut Enc, field: u32, kv: &KeyValue) {
-    let Some(value_len) = flat_value_len(&kv.value) else {
-        let s = e.begin(field);
-        key_value_body(e, kv);
-        e.end(s);
-        return;
-    };
-    let key = kv.key.as_bytes();
-    let body_len = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(value_len as u64) + value_len;
-    e.tag(field, WT_LEN);
-    e.varint(body_len as u64);
-    e.bytes_always(1, key);
-    e.tag(2, WT_LEN);
-    e.varint(value_len as u64);
-    any_value_body(e, &kv.value);
+    match flat_value_len(&kv.value) {
+        Some(value_len) => {
+            let key = kv.key.len();
+            e.tag(field, WT_LEN);
+            e.varint((1 + varint_len(key as u64) + key + 1 + varint_len(value_len as u64) + value_len) as u64);
+            flat_key_value_body(e, kv, value_len);
+        }
+        None => {
+            let s = e.begin(field);
+            key_value_body(e, kv);
+            e.end(s);
+        }
+    }
 }
 
 /// Writes the body of a `KeyValue` message (key = 1, value = 2).
 pub fn key_value_body(e: &mut Enc, kv: &KeyValue) {
+    match flat_value_len(&kv.value) {
+        Some(value_len) => flat_key_value_body(e, kv, value_len),
+        None => {
+            e.bytes_always(1, kv.key.as_bytes());
+            let s = e.begin(2);
+            any_value_body(e, &kv.value);
+            e.end(s);
+        }
+    }
+}
+
+/// [`key_value_body`] for a flat value whose `AnyValue` body is `value_len` bytes.
+#[inline(always)]
+fn flat_key_value_body(e: &mut Enc, kv: &KeyValue, value_len: usize) {
     e.bytes_always(1, kv.key.as_bytes());
-    let s = e.begin(2);
+    e.tag(2, WT_LEN);
+    e.varint(value_len as u64);
     any_value_body(e, &kv.value);
-    e.end(s);
 }
 
 /// Writes each attribute as a `KeyValue` in field `field`.
@@ -231,7 +244,7 @@ mod tests {
     use super::*;
 
     /// A flat value's `KeyValue`, written with its lengths worked out first, is the
-    /// same bytes as one written by inserting the lengths afterwards.
+    /// same bytes as one written by inserting both lengths afterwards.
     #[test]
     fn flat_key_values_encode_as_nested_ones_do() {
         let long = "x".repeat(200);
@@ -258,7 +271,10 @@ mod tests {
                 let mut slow = Vec::new();
                 let mut e = Enc::new(&mut slow);
                 let s = e.begin(9);
-                key_value_body(&mut e, &kv);
+                e.bytes_always(1, key.as_bytes());
+                let v2 = e.begin(2);
+                any_value_body(&mut e, v);
+                e.end(v2);
                 e.end(s);
                 assert_eq!(fast, slow, "{key:?} = {v:?}");
                 assert!(flat_value_len(v).is_some());

@@ -3,14 +3,17 @@
 
 use super::messages::*;
 
-/// Reads a varint from the start of `b`: `(value, bytes used)`.
+/// Reads a varint from the start of `b` (at most 10 bytes): `(value, bytes used)`.
 #[inline]
 pub fn get_varint(b: &[u8]) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
-    for (i, &byte) in b.iter().enumerate().take(10) {
+    let mut i = 0;
+    while i < 10 {
+        let &byte = b.get(i)?;
         v |= ((byte & 0x7f) as u64) << (7 * i);
+        i += 1;
         if byte < 0x80 {
-            return Some((v, i + 1));
+            return Some((v, i));
         }
     }
     None
@@ -58,23 +61,16 @@ impl<'a> Dec<'a> {
         self.varint_long()
     }
 
-    /// A varint of several bytes (at most 10, as [`get_varint`] reads).
+    /// A varint of more than two bytes (or a malformed one).
     #[inline(never)]
     fn varint_long(&mut self) -> DResult<u64> {
-        let mut pos = self.pos;
-        let mut v: u64 = 0;
-        let mut shift = 0;
-        while shift < 70 {
-            let Some(&byte) = self.b.get(pos) else { break };
-            pos += 1;
-            v |= ((byte & 0x7f) as u64) << shift;
-            if byte < 0x80 {
-                self.pos = pos;
-                return Ok(v);
+        match get_varint(self.b.get(self.pos..).unwrap_or_default()) {
+            Some((v, n)) => {
+                self.pos += n;
+                Ok(v)
             }
-            shift += 7;
+            None => Err(self.malformed_varint()),
         }
-        Err(self.malformed_varint())
     }
 
     #[cold]
