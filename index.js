@@ -236,11 +236,28 @@ function hexInto(buf, pos, s, bytes) {
 const SHORT_STRING = 20;
 
 /**
- * Span names longer than {@link SHORT_STRING} and at most this many UTF-16 units have their UTF-8
- * bytes remembered (see `_name`), up to {@link NAME_CACHE_LIMIT} names.
+ * Span names of {@link NAME_CACHE_MIN_CHARS} to this many UTF-16 units have their UTF-8 bytes
+ * remembered (see `_name`), up to {@link NAME_CACHE_LIMIT} names.
  */
 const NAME_CACHE_MAX_CHARS = 256;
+/**
+ * Shorter names are copied by `_str`'s loop: below this length it costs less than the look-up
+ * (a `Map#get`, ~100 instructions).
+ */
+const NAME_CACHE_MIN_CHARS = 8;
 const NAME_CACHE_LIMIT = 1024;
+
+/**
+ * A remembered span name (see `Recorder#_name`): the byte length of `buf[start..end)`, then those
+ * bytes as little-endian 32-bit words, the last one padded with zeros.
+ */
+function nameWords(buf, start, end) {
+  const n = end - start;
+  const words = new Int32Array(1 + ((n + 3) >> 2));
+  words[0] = n;
+  for (let i = 0; i < n; i++) words[1 + (i >> 2)] |= buf[start + i] << ((i & 3) * 8);
+  return words;
+}
 
 /** In an attribute list's count slot: "registered set", its u32 id follows (see `_attributes`). */
 const SET_MARKER = 0xffffffff;
@@ -347,7 +364,7 @@ class RecorderImpl {
     // object's keys and values cannot change, so it is encoded once (in JS and natively) and
     // named by its id after that; null for objects that are encoded every time.
     this._frozen = new WeakMap();
-    // Span names -> their UTF-8 bytes (see `_name`).
+    // Span names -> their UTF-8 bytes as 32-bit words (see `_name`).
     this._names = new Map();
     // The scope and metric refs that passed their check last: a hot-path call naming the same one
     // again (most do) skips the look-up. Refs stay valid for the recorder's life.
@@ -416,31 +433,35 @@ class RecorderImpl {
   }
   /**
    * A span name, as `_str` writes it. Names recur (an instrumentation names its spans after a few
-   * routes and layers: "middleware - query", "request handler - /users/:id"), and one longer than
-   * {@link SHORT_STRING} would otherwise be encoded by a call into C++ on every span (~750
-   * instructions, and that code's cache misses); its bytes are remembered the first time instead,
-   * in a bounded map, and copied after that.
+   * routes and layers: "middleware - query", "request handler - /users/:id"), so the UTF-8 bytes
+   * of a name of {@link NAME_CACHE_MIN_CHARS} to {@link NAME_CACHE_MAX_CHARS} units are remembered
+   * the first time, in a bounded map, as 32-bit words: after that the name is written four bytes
+   * a store, not one byte (or one character read and one byte) a loop step, and a name longer than
+   * {@link SHORT_STRING} skips `_str`'s call into C++ (~750 instructions, and that code's cache
+   * misses).
    */
   _name(s) {
     const len = s.length;
-    if (len <= SHORT_STRING || len > NAME_CACHE_MAX_CHARS || this._whole) {
+    if (len < NAME_CACHE_MIN_CHARS || len > NAME_CACHE_MAX_CHARS || this._whole) {
       this._str(s);
       return;
     }
-    const bytes = this._names.get(s);
-    if (bytes === undefined) {
+    const words = this._names.get(s);
+    if (words === undefined) {
       const start = this._pos + 4;
       this._str(s);
-      // A copy (a Buffer's `slice` would be a view of the call buffer).
-      if (this._names.size < NAME_CACHE_LIMIT) this._names.set(s, new Uint8Array(this._buf.subarray(start, this._pos)));
+      if (this._names.size < NAME_CACHE_LIMIT) this._names.set(s, nameWords(this._buf, start, this._pos));
       return;
     }
-    const n = bytes.length;
-    this._ensure(4 + n);
-    const buf = this._buf;
+    // words[0] is the byte length; the last word's bytes past it are zeros, written past the
+    // name and overwritten by what follows (room for them is ensured).
+    const n = words[0];
+    const count = words.length;
+    this._ensure(4 + 4 * count);
+    const dv = this._dv;
     const pos = this._pos;
-    this._dv.setUint32(pos, n, true);
-    for (let i = 0; i < n; i++) buf[pos + 4 + i] = bytes[i];
+    dv.setUint32(pos, n, true);
+    for (let i = 1; i < count; i++) dv.setInt32(pos + 4 * i, words[i], true);
     this._pos = pos + 4 + n;
   }
   _bytes(b) {

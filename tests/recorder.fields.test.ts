@@ -624,10 +624,19 @@ describe('the recorder writes exactly the fields it was given', () => {
   });
 
   test('span names are written the same the first time and every time after (longer names are remembered as bytes)', () => {
-    // Around the recorder's limits: 20 characters (a JS loop), 21 (remembered), 256
-    // (remembered) and 257 (encoded every time); non-ASCII, astral and lone surrogates.
+    // Around the recorder's limits: 7 characters (a JS loop), 8 to 256 (remembered, as 32-bit
+    // words: every length modulo 4), 20 and 21 (`_str`'s loop and its call into C++ the first
+    // time), 257 (encoded every time); non-ASCII, astral and lone surrogates. The attributes
+    // that follow a name must not be touched by the padding of its last word.
     const names = [
       'GET',
+      'GET /ab',
+      'GET /abc',
+      'GET /abcd',
+      'GET /abcde',
+      'GET /abcdef',
+      'GET /é',
+      'GET /éé',
       'x'.repeat(20),
       'y'.repeat(21),
       'middleware - <anonymous>',
@@ -638,13 +647,13 @@ describe('the recorder writes exactly the fields it was given', () => {
       `lone ${'\ud800'} surrogate, long enough`,
     ];
     const path = tmp.file(`f${counter++}.mmap`);
-    const rec = openRecorder(path, { slots: 256, slotSize: 2048 });
+    const rec = openRecorder(path, { slots: 1024, slotSize: 2048 });
     const scope = scopeOf(rec);
     for (let round = 0; round < 2; round++) {
       for (const name of names) {
-        rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, name, 2, undefined, undefined); // hot path
+        rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 1, name, 2, undefined, { after: 'name', n: 7 }); // hot path
         rec.recordSpanStart(scope, toHex(TRACE), SPAN, null, 1, name, 2, T1, undefined); // general path
-        rec.recordSpanEnd(scope, TRACE, SPAN, undefined, undefined, name); // hot path
+        rec.recordSpanEnd(scope, TRACE, SPAN, undefined, undefined, name, { 'http.route': '/r' }); // hot path
         rec.recordSpanEnd(scope, TRACE, SPAN, T2, { code: 1 }, name); // general path
         rec.recordSpanName(scope, TRACE, SPAN, name);
       }
@@ -662,6 +671,13 @@ describe('the recorder writes exactly the fields it was given', () => {
       }
     }
     expect(got).toEqual(expected);
+    // The attributes after each name, on the hot path's start and end (an update before the end).
+    const starts = messages.filter((e) => e.type === 'start');
+    expect(starts.filter((e, i) => i % 2 === 0).map((e) => attributesObject(e.attributes))).toEqual(
+      expected.filter((_, i) => i % 5 === 0).map(() => ({ after: 'name', n: 7n })),
+    );
+    const updates = messages.filter((e) => e.type === 'attributes');
+    expect(updates.map((e) => attributesObject(e.attributes))).toEqual(expected.filter((_, i) => i % 5 === 0).map(() => ({ 'http.route': '/r' })));
   });
 
   describe('a value that fits is written whole, whatever the other rings\' slot sizes (default options)', () => {
