@@ -18,11 +18,17 @@
 //     [--cache-sim]  (also cachegrind's simulated cache misses and branch mispredictions per request,
 //       written to bench/results/instructions-cachesim.json: why one instruction costs more than another;
 //       about twice as slow)
+//     [--by-function [N]]  (callgrind instead, with V8's perf map naming the JavaScript: the N functions
+//       (default 40) that add the most instructions per request over the first variant, and the added
+//       instructions by part (agent JavaScript, the recorder's JavaScript and native code, Node's
+//       JavaScript, V8 builtins, runtime, GC...); written to bench/results/instructions-by-function.json;
+//       about twice as slow again)
 // Needs valgrind (apt-get install valgrind); without it, says so and exits 0.
 const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./lib/common');
 const { inprocessVariants } = require('./lib/variants');
+const byFn = require('./lib/by-function');
 
 /** A node argument naming a file of the package (`bench/apps/empty.mjs`) as an absolute path. */
 function packagePath(arg) {
@@ -33,6 +39,35 @@ function packagePath(arg) {
 function count(variant, requests, warmup, dir, app, cacheSim) {
   const env = { ...variant.env, OTLP_MMAP_DIR: dir, INPROCESS_WARMUP: String(warmup), INPROCESS_PASSES: '1' };
   return c.countEvents(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, app, String(requests)], env, { cacheSim });
+}
+
+/** {total, functions} of one run of the in-process app under callgrind (`--by-function`). */
+function countFunctions(variant, requests, warmup, dir, app, roots) {
+  const env = { ...variant.env, OTLP_MMAP_DIR: dir, INPROCESS_WARMUP: String(warmup), INPROCESS_PASSES: '1' };
+  return byFn.countByFunction(`${variant.name} (${requests} requests)`, [...variant.nodeArgs, app, String(requests)], env, roots);
+}
+
+/**
+ * `--by-function`: the functions that add the most instructions per request in `row` over `base`
+ * (top `top`, by added instructions), and the added instructions by part.
+ */
+function functionDiff(base, row, top) {
+  const added = [];
+  for (const k of new Set([...base.functions.keys(), ...row.functions.keys()])) {
+    const a = base.functions.get(k) || 0;
+    const b = row.functions.get(k) || 0;
+    added.push({ name: k, part: byFn.partOf(k), base: a, variant: b, added: b - a });
+  }
+  const parts = new Map();
+  for (const f of added) {
+    const p = parts.get(f.part) || { part: f.part, base: 0, variant: 0, added: 0 };
+    p.base += f.base;
+    p.variant += f.variant;
+    p.added += f.added;
+    parts.set(f.part, p);
+  }
+  added.sort((x, y) => y.added - x.added);
+  return { top: added.slice(0, top), parts: [...parts.values()].sort((x, y) => y.added - x.added) };
 }
 
 /** The simulated events (`--cache-sim`), per request, and the column titles. */
@@ -56,6 +91,12 @@ async function main(argv = process.argv.slice(2)) {
   const baseline = a.get('--baseline', '');
   const app = path.resolve(a.get('--app', path.join(c.APPS, 'inprocess-app.js')));
   const cacheSim = a.has('--cache-sim');
+  const byFunction = a.has('--by-function');
+  const top = byFunction ? Number(a.get('--by-function', '40')) || 40 : 0;
+  if (byFunction && cacheSim) throw new Error('--by-function and --cache-sim are separate runs: give one of them');
+  if (byFunction && !byFn.haveCallgrindAnnotate()) {
+    return { md: '### instructions by function\n\ncallgrind_annotate (part of valgrind) is not installed: not measured.', skipped: true };
+  }
   // The receiver and the collector run only when a measured variant exports (nothing else
   // may share the load core with them, and a run of the bare app needs neither).
   const needsCollector = only.includes('otlp-mmap') || baseline !== '';
@@ -85,10 +126,14 @@ async function main(argv = process.argv.slice(2)) {
   try {
     for (const v of variants) {
       // The two runs of a variant side by side (one per core); counts do not depend on timing.
-      const [e1, e2] = await Promise.all([count(v, n1, warmup, dir, app, cacheSim), count(v, n2, warmup, dir, app, cacheSim)]);
-      const [i1, i2] = [e1.instructions, e2.instructions];
+      const roots = [c.ROOT, ...(baseline ? [path.resolve(baseline)] : [])];
+      const [e1, e2] = byFunction
+        ? await Promise.all([countFunctions(v, n1, warmup, dir, app, roots), countFunctions(v, n2, warmup, dir, app, roots)])
+        : await Promise.all([count(v, n1, warmup, dir, app, cacheSim), count(v, n2, warmup, dir, app, cacheSim)]);
+      const [i1, i2] = byFunction ? [e1.total, e2.total] : [e1.instructions, e2.instructions];
       const perRequest = (i2 - i1) / (n2 - n1);
       const row = { key: v.key, name: v.name, i1, i2, perRequest };
+      if (byFunction) row.functions = byFn.perRequest(e1, e2, n2 - n1);
       if (cacheSim) for (const [k] of SIM_EVENTS) row[k] = (e2[k] - e1[k]) / (n2 - n1);
       rows.push(row);
       process.stderr.write(`  instructions: ${v.name}: ${Math.round(perRequest).toLocaleString('en-US')} per request\n`);
@@ -121,8 +166,49 @@ async function main(argv = process.argv.slice(2)) {
     '',
     table,
   ].join('\n');
+  if (byFunction) return byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top });
   const file = c.writeResult(cacheSim ? 'instructions-cachesim' : 'instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, cacheSim, rows });
   return { md, rows, file };
+}
+
+/** `--by-function`: each variant against the first (no agent, unless --only leaves it out). */
+function byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top }) {
+  const base = rows[0];
+  const sections = [md];
+  const diffs = [];
+  for (const row of rows.slice(1)) {
+    const d = functionDiff(base, row, top);
+    diffs.push({ key: row.key, name: row.name, vs: base.key, ...d });
+    const added = row.perRequest - base.perRequest;
+    sections.push(
+      '',
+      `#### ${row.name} against ${base.name}: ${c.fmt.signedInt(added)} instructions per request, by part`,
+      '',
+      c.table(d.parts, [
+        ['part', 'part'],
+        ['base', `${base.name}`, c.fmt.int],
+        ['variant', `${row.name}`, c.fmt.int],
+        ['added', 'added', c.fmt.signedInt],
+      ]),
+      '',
+      `#### the ${d.top.length} functions that add the most (self instructions per request; JS functions named from V8's perf map)`,
+      '',
+      c.table(d.top, [
+        ['name', 'function'],
+        ['part', 'part'],
+        ['base', `${base.name}`, c.fmt.int],
+        ['variant', `${row.name}`, c.fmt.int],
+        ['added', 'added', c.fmt.signedInt],
+      ]),
+    );
+  }
+  // The result keeps every function's count per request (functions under 10 instructions dropped).
+  const kept = rows.map(({ functions, ...r }) => ({
+    ...r,
+    functions: Object.fromEntries([...functions].filter(([, v]) => Math.abs(v) >= 10).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, Math.round(v)])),
+  }));
+  const file = c.writeResult('instructions-by-function', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, rows: kept, diffs });
+  return { md: sections.join('\n'), rows, diffs, file };
 }
 
 if (require.main === module) {

@@ -249,6 +249,33 @@ describe('benchmark suite (smoke)', () => {
     }
   });
 
+  test('instructions --by-function: names the JavaScript and native functions the agent adds, and totals them by part', async () => {
+    const run = await bench('instructions.js', ['--requests', '100,300', '--warmup', '200', '--only', 'none,otlp-mmap', '--by-function', '15']);
+    const s = result('instructions-by-function');
+    expect(s.rows.map((r: { key: string }) => r.key)).toEqual(['none', 'otlp-mmap']);
+    const [none, agent] = s.rows;
+    const names = (row: { functions: Record<string, number> }) => Object.keys(row.functions);
+    // JIT code is named from V8's perf map: the agent's bundle, the recorder's JS (its hot path
+    // runs every span) and the native recorder's symbols, none of them in the bare app.
+    const agentJs = names(agent).filter((n) => /^JS \S+ dist\/agent\/bundle\.js:\d+:\d+$/.test(n));
+    expect(agentJs.length).toBeGreaterThan(3);
+    expect(names(agent)).toEqual(expect.arrayContaining([expect.stringMatching(/^JS recordSpanStart index\.js:\d+:\d+$/)]));
+    expect(names(agent).some((n) => /^otlp_mmap::recorder::\S+ \[otlp-mmap\.[^\]]+\.node\]$/.test(n) && agent.functions[n] > 0)).toBe(true);
+    expect(names(none).some((n) => n.includes('dist/agent/') || n.includes('otlp_mmap::'))).toBe(false);
+    // The diff against no agent: the parts add up to the added total, and name our own code.
+    const [d] = s.diffs;
+    expect(d).toMatchObject({ key: 'otlp-mmap', vs: 'none' });
+    const partsAdded = d.parts.reduce((sum: number, p: { added: number }) => sum + p.added, 0);
+    expect(partsAdded).toBeCloseTo(agent.perRequest - none.perRequest, 0);
+    const part = (name: string) => d.parts.find((p: { part: string }) => p.part === name);
+    for (const ours of ['agent JavaScript', "recorder's JavaScript", 'native recorder']) {
+      expect(part(ours).base).toBe(0);
+      expect(part(ours).added).toBeGreaterThan(500);
+    }
+    expect(d.top).toHaveLength(15);
+    expect(run.stdout).toContain('otlp-mmap against no agent');
+  });
+
   test('allocations: samples the bytes each request allocates, and names where the agent allocates more', async () => {
     await bench('allocations.js', ['--quick', '--only', 'none,otlp-mmap']);
     const s = result('allocations');
