@@ -17,7 +17,8 @@
  * the response's events, so it adds no listeners of its own).
  */
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+// Its own file: the package's index also loads the older async_hooks manager, unused here.
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks/build/src/AsyncLocalStorageContextManager';
 import { executionAsyncId, executionAsyncResource, type AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { fastContext, setFastContext, type EmitObserver, type FastContext } from '../instrumentations/common/context';

@@ -29,7 +29,7 @@ export class AgentPropagator implements TextMapPropagator {
   /** @param names the propagators, in `OTEL_PROPAGATORS` order (none for `OTEL_PROPAGATORS=none`). */
   constructor(names: readonly PropagatorName[]) {
     // Loaded only when the agent starts, so a disabled agent costs nothing.
-    const core = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+    const core = require('../instrumentations/common/otelCore') as typeof import('../instrumentations/common/otelCore');
     const propagators: TextMapPropagator[] = [];
     const headers: string[] = [];
     for (const name of names) {

@@ -29,3 +29,34 @@ test('every semantic-conventions constant the bundle reads is there, with the pa
   // The deprecated SEMATTRS_* constants (most of the package) are gone.
   expect(bundle).not.toContain('SEMATTRS_');
 });
+
+/** The package files the bundle carries (esbuild names each with a `// node_modules/...` line). */
+function bundledFiles(bundle: string, pkg: string): string[] {
+  const prefix = `// node_modules/${pkg}/`;
+  return bundle.split('\n').filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length)).sort();
+}
+
+// What a bundled package's index loads stays alive for the process's life and is marked by every
+// full GC (BENCHMARKS.md, fourteenth session): the agent takes @opentelemetry/core's and the
+// context manager's parts from their own files, and one copy of @opentelemetry/api-logs.
+test('the bundle carries only the parts of @opentelemetry/core and context-async-hooks the agent uses', () => {
+  const bundle = fs.readFileSync(BUNDLE, 'utf8');
+  expect(bundledFiles(bundle, '@opentelemetry/core')).toEqual([
+    'build/src/baggage/constants.js',
+    'build/src/baggage/propagation/W3CBaggagePropagator.js',
+    'build/src/baggage/utils.js',
+    'build/src/internal/validators.js',
+    'build/src/propagation/composite.js',
+    'build/src/trace/TraceState.js',
+    'build/src/trace/W3CTraceContextPropagator.js',
+    'build/src/trace/rpc-metadata.js',
+    'build/src/trace/suppress-tracing.js',
+  ]);
+  expect(bundledFiles(bundle, '@opentelemetry/context-async-hooks')).toEqual([
+    'build/src/AbstractAsyncHooksContextManager.js',
+    'build/src/AsyncLocalStorageContextManager.js',
+  ]);
+  // One copy: the instrumentation package's own (nested) copy would be a second global API.
+  expect(bundle).not.toContain('// node_modules/@opentelemetry/instrumentation/node_modules/');
+  expect(bundledFiles(bundle, '@opentelemetry/api-logs')).toContain('build/src/index.js');
+});

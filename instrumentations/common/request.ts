@@ -7,7 +7,7 @@
  * read or listener added there misses V8's caches.
  */
 import type { Span } from '@opentelemetry/api';
-import * as core from '@opentelemetry/core';
+import * as core from './otelCore';
 
 // Read once: in the agent's bundle every read of an imported name is a getter call.
 const HTTP: core.RPCType.HTTP = core.RPCType.HTTP;

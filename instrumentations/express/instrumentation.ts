@@ -8,7 +8,7 @@
  * files that ES modules import, and import-in-the-middle when its loader hook is installed).
  */
 import * as api from '@opentelemetry/api';
-import * as core from '@opentelemetry/core';
+import * as core from '../common/otelCore';
 import type { Context } from '@opentelemetry/api';
 import {
   InstrumentationBase,

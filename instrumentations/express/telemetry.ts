@@ -6,8 +6,8 @@
  */
 import * as api from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
-import * as core from '@opentelemetry/core';
-import type { RPCMetadata } from '@opentelemetry/core';
+import * as core from '../common/otelCore';
+import type { RPCMetadata } from '../common/otelCore';
 import { ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import { activeContext } from '../common/context';
 import { recordFailure } from '../common/errors';

@@ -10,7 +10,7 @@
  */
 import * as api from '@opentelemetry/api';
 import type { Attributes, Context, Meter, Span, TextMapSetter, Tracer } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import { isTracingSuppressed } from '../common/otelCore';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { errorType, recordFailure } from '../common/errors';

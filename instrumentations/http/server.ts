@@ -14,7 +14,7 @@
  */
 import * as api from '@opentelemetry/api';
 import type { Attributes, Context, Meter, Span, Tracer } from '@opentelemetry/api';
-import { setRPCMetadata } from '@opentelemetry/core';
+import { setRPCMetadata } from '../common/otelCore';
 import { errorMonitor, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bindTo, call3InContext, EMPTY_CONTEXT, fastContext, type EmitObserver } from '../common/context';
