@@ -4,6 +4,7 @@
 // use and names it by id after that, so reusing the object is what makes the measurement cheap;
 // these tests pin down that reuse.
 import { AttributeSets } from '../instrumentations/common/attributeSets';
+import { rememberedRouteNames, routeSpanName } from '../instrumentations/http/server';
 
 const KEYS = ['http.request.method', 'url.scheme', 'network.protocol.version', 'http.response.status_code', 'error.type', 'http.route'];
 
@@ -57,5 +58,34 @@ describe('AttributeSets', () => {
 
   test('at most six keys', () => {
     expect(() => new AttributeSets(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 0)).toThrow(RangeError);
+  });
+});
+
+// The server span's name once the route is known, remembered per method and route (so that the
+// recorder's name cache meets the same string object every request, not a fresh one to hash), and
+// bounded. (JavaScript cannot tell two equal strings apart, so what is checked is the content and
+// what is remembered.)
+describe('routeSpanName', () => {
+  test('"{method} {route}", remembered once per method and route', () => {
+    const route = ['/users', ':id'].join('/');
+    expect(routeSpanName('GET', route)).toBe('GET /users/:id');
+    expect(rememberedRouteNames('GET')).toBe(1);
+    // A route equal by content (another string object) is the same entry.
+    expect(routeSpanName('GET', `/users/${':id'}`)).toBe('GET /users/:id');
+    expect(rememberedRouteNames('GET')).toBe(1);
+    expect(routeSpanName('POST', route)).toBe('POST /users/:id');
+    expect(routeSpanName('HTTP', '/')).toBe('HTTP /');
+    expect([rememberedRouteNames('GET'), rememberedRouteNames('POST'), rememberedRouteNames('HTTP')]).toEqual([1, 1, 1]);
+  });
+
+  test('bounded per method: past 1,024 routes the name is still right, only not remembered', () => {
+    for (let i = 0; i < 1100; i++) expect(routeSpanName('PATCH', `/r${i}`)).toBe(`PATCH /r${i}`);
+    expect(rememberedRouteNames('PATCH')).toBe(1024);
+    expect(routeSpanName('PATCH', '/r1099')).toBe('PATCH /r1099');
+    expect(routeSpanName('PATCH', '/r5')).toBe('PATCH /r5');
+    expect(rememberedRouteNames('PATCH')).toBe(1024);
+    // Another method has its own room.
+    expect(routeSpanName('DELETE', '/r1099')).toBe('DELETE /r1099');
+    expect(rememberedRouteNames('DELETE')).toBe(1);
   });
 });

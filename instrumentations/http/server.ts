@@ -57,6 +57,39 @@ const kPatched = Symbol.for('otlp-mmap.patched');
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
+/** How many routes {@link routeSpanName} remembers a name for, per method. */
+const ROUTE_NAME_LIMIT = 1024;
+/** Span names `"{method} {route}"`, by method and route (see {@link routeSpanName}). */
+const routeNames = new Map<string, Map<string, string>>();
+
+/**
+ * The span name `"{spanName} {route}"`, made once per method and route and then the same string.
+ * A name made per request is a fresh string that the recorder's name cache then has to flatten,
+ * hash and compare in full on every request; a remembered one is found by identity. The methods
+ * are normalised ({@link spanNameFor}: the known ones, else `HTTP`) and a framework's routes are
+ * its templates, so the map stays small; past {@link ROUTE_NAME_LIMIT} routes a name is made per
+ * request again.
+ * @internal Exported for tests.
+ */
+export function routeSpanName(spanName: string, route: string): string {
+  let byRoute = routeNames.get(spanName);
+  if (byRoute === undefined) {
+    byRoute = new Map();
+    routeNames.set(spanName, byRoute);
+  }
+  let name = byRoute.get(route);
+  if (name === undefined) {
+    name = `${spanName} ${route}`;
+    if (byRoute.size < ROUTE_NAME_LIMIT) byRoute.set(route, name);
+  }
+  return name;
+}
+
+/** @internal For tests: how many route names are remembered for `spanName`. */
+export function rememberedRouteNames(spanName: string): number {
+  return routeNames.get(spanName)?.size ?? 0;
+}
+
 interface TrackedResponse extends ServerResponse {
   [kServerRequest]?: ServerRequest;
 }
@@ -110,7 +143,7 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     if (this.ended) return;
     this.namedRoute = route;
     this.span.setAttribute(HTTP_ROUTE, route);
-    this.span.updateName(`${this.spanName} ${route}`);
+    this.span.updateName(routeSpanName(this.spanName, route));
   }
 
   endWithResponse(span: Endable): void {
@@ -154,7 +187,7 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     const route = this.route;
     if (typeof route === 'string' && route.length > 0 && route !== this.namedRoute) {
       span.setAttribute(HTTP_ROUTE, route);
-      span.updateName(`${this.spanName} ${route}`);
+      span.updateName(routeSpanName(this.spanName, route));
     }
     this.end();
   }
