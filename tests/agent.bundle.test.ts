@@ -60,3 +60,12 @@ test('the bundle carries only the parts of @opentelemetry/core and context-async
   expect(bundle).not.toContain('// node_modules/@opentelemetry/instrumentation/node_modules/');
   expect(bundledFiles(bundle, '@opentelemetry/api-logs')).toContain('build/src/index.js');
 });
+
+// express and pg extend the agent's own PackageInstrumentation (fifteenth session), not
+// @opentelemetry/instrumentation's InstrumentationBase, whose package was a tenth of the bundle's
+// live closures.
+test('the bundle carries nothing of @opentelemetry/instrumentation', () => {
+  const bundle = fs.readFileSync(BUNDLE, 'utf8');
+  expect(bundledFiles(bundle, '@opentelemetry/instrumentation')).toEqual([]);
+  expect(bundle).toContain('// dist/instrumentations/common/packageInstrumentation.js');
+});

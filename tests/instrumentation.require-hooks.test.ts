@@ -1,9 +1,9 @@
 /**
- * The require hook of the instrumentations built on `InstrumentationBase` (express, pg): one
- * require-in-the-middle hook limited to their package names (instrumentations/common/requireHooks.ts)
- * in place of @opentelemetry/instrumentation's catch-all singleton. Each case runs in a child
- * Node process (the hooks patch `Module.prototype.require` for good) over packages written to a
- * temporary node_modules.
+ * The package instrumentations' base (instrumentations/common/packageInstrumentation.ts, which
+ * express and pg extend) and its require hook: one require-in-the-middle hook limited to their
+ * package names (instrumentations/common/requireHooks.ts), not @opentelemetry/instrumentation's
+ * catch-all singleton. Each case runs in a child Node process (the hooks patch
+ * `Module.prototype.require` for good) over packages written to a temporary node_modules.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
 const HOOKS = path.join(ROOT, 'dist', 'instrumentations', 'common', 'requireHooks.js');
+const BASE = path.join(ROOT, 'dist', 'instrumentations', 'common', 'packageInstrumentation.js');
 let dir: string;
 
 beforeAll(() => {
@@ -40,6 +41,7 @@ function child(body: string): Record<string, unknown> {
     };
     const { InstrumentationBase, InstrumentationNodeModuleDefinition } = require(${JSON.stringify(require.resolve('@opentelemetry/instrumentation'))});
     const hooks = require(${JSON.stringify(HOOKS)});
+    const base = require(${JSON.stringify(BASE)});
     const result = {};
     ${body}
     result.searched = searched;
@@ -48,63 +50,98 @@ function child(body: string): Record<string, unknown> {
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })) as Record<string, unknown>;
 }
 
-/** An instrumentation of the package 'hooked' that marks its exports and records the version it was given. */
+/** An instrumentation of the package 'hooked' that marks its exports and records what it was given. */
 const INSTRUMENTATION = `
-  class Hooked extends InstrumentationBase {
-    constructor() { super('test-hooked', '1.0.0', { enabled: false }); }
+  const calls = [];
+  class Hooked extends base.PackageInstrumentation {
+    constructor() { super('test-hooked', '1.0.0'); }
     init() {
-      return new InstrumentationNodeModuleDefinition('hooked', ['*'], (exports, version) => {
-        exports.patchedWith = version;
-        return exports;
-      });
+      return {
+        name: 'hooked',
+        patch: (exports, version) => { calls.push('patch ' + version); exports.patchedWith = version; return exports; },
+        unpatch: (exports) => { calls.push('unpatch'); delete exports.patchedWith; },
+      };
     }
   }
 `;
 
-describe('named require hooks', () => {
-  it('patch a registered package through InstrumentationBase, and see its own files but nothing of other packages', () => {
+describe('package instrumentations and their require hook', () => {
+  it('patch the package when required, with its version, and see nothing of other packages', () => {
     const out = child(`
-      result.installed = hooks.useNamedRequireHooks();
-      result.again = hooks.useNamedRequireHooks();
       ${INSTRUMENTATION}
       const instrumentation = new Hooked();
-      result.singleton = instrumentation._requireInTheMiddleSingleton.constructor.name;
-      const seen = [];
-      instrumentation._requireInTheMiddleSingleton.register('hooked', (exports, name) => { seen.push(name); return exports; });
+      result.before = require.cache[require.resolve('hooked')] === undefined;
+      instrumentation.enable();
       instrumentation.enable();
       const hooked = require('hooked');
       result.patchedWith = hooked.patchedWith;
       result.inner = hooked.inner.name;
       require('other');
-      result.seen = seen;
+      result.enabled = instrumentation.isEnabled();
+      instrumentation.disable();
+      result.afterDisable = 'patchedWith' in hooked;
+      instrumentation.enable();
+      result.afterEnable = hooked.patchedWith;
+      result.calls = calls;
+      result.tracer = typeof instrumentation.tracer.startSpan;
     `);
-    expect(out.installed).toBe(true);
-    expect(out.again).toBe(true);
-    expect(out.singleton).toBe('NamedRequireHooks');
-    // The instrumentation got the exports and the version from the package's package.json.
+    expect(out.before).toBe(true);
+    // The version comes from the package's package.json; its own file is not given to patch.
     expect(out.patchedWith).toBe('2.3.4');
     expect(out.inner).toBe('inner');
-    // The package's own file is reported by its path in the package, the main file by its name.
-    expect(out.seen).toEqual([`hooked${path.sep}lib${path.sep}inner.js`, 'hooked']);
+    expect(out.enabled).toBe(true);
+    // disable unpatches what was patched; enable patches the same exports again.
+    expect(out.afterDisable).toBe(false);
+    expect(out.afterEnable).toBe('2.3.4');
+    expect(out.calls).toEqual(['patch 2.3.4', 'unpatch', 'patch 2.3.4']);
+    expect(out.tracer).toBe('function');
     // Only the registered package's main file was looked up again; 'other' and its file were not.
     expect(out.searched).toEqual(['hooked']);
   });
 
-  it('the catch-all singleton it replaces looks up every package required (what the named hooks save)', () => {
+  it("the catch-all singleton of @opentelemetry/instrumentation's InstrumentationBase looks up every package required (what the named hook saves)", () => {
     const out = child(`
-      ${INSTRUMENTATION}
-      const instrumentation = new Hooked();
+      class Official extends InstrumentationBase {
+        constructor() { super('test-official', '1.0.0', { enabled: false }); }
+        init() {
+          return new InstrumentationNodeModuleDefinition('hooked', ['*'], (exports, version) => {
+            exports.patchedWith = version;
+            return exports;
+          });
+        }
+      }
+      const instrumentation = new Official();
       result.singleton = instrumentation._requireInTheMiddleSingleton.constructor.name;
       instrumentation.enable();
       result.patchedWith = require('hooked').patchedWith;
       require('other');
-      // Made already: left as it is.
-      result.installed = hooks.useNamedRequireHooks();
     `);
     expect(out.singleton).toBe('RequireInTheMiddleSingleton');
     expect(out.patchedWith).toBe('2.3.4');
     expect(out.searched).toEqual(expect.arrayContaining(['hooked', 'other']));
-    expect(out.installed).toBe(false);
+  });
+
+  it('wrapMethod marks its wrapper as shimmer does, keeps enumerability, and unwrapMethod puts the original back', () => {
+    const out = child(`
+      const target = { visible() { return 'v'; } };
+      Object.defineProperty(target, 'hidden', { value: function hidden() { return 'h'; }, enumerable: false, writable: true, configurable: true });
+      const original = target.visible;
+      base.wrapMethod(target, 'visible', (orig) => function wrapped() { return 'w' + orig.call(this); });
+      base.wrapMethod(target, 'hidden', (orig) => function wrapped() { return 'w' + orig.call(this); });
+      base.wrapMethod(target, 'missing', (orig) => orig);
+      result.calls = [target.visible(), target.hidden()];
+      result.marks = [base.isWrapped(target.visible), target.visible.__original === original, Object.keys(target.visible)];
+      result.keys = Object.keys(target);
+      base.unwrapMethod(target, 'visible');
+      base.unwrapMethod(target, 'hidden');
+      result.after = [target.visible === original, target.hidden(), base.isWrapped(target.visible), Object.keys(target)];
+      result.missing = 'missing' in target;
+    `);
+    expect(out.calls).toEqual(['wv', 'wh']);
+    expect(out.marks).toEqual([true, true, []]);
+    expect(out.keys).toEqual(['visible']);
+    expect(out.after).toEqual([true, 'h', false, ['visible']]);
+    expect(out.missing).toBe(false);
   });
 
   it('a package registered after the first require is hooked from its next require on, and a builtin only by its whole name', () => {

@@ -1,22 +1,19 @@
 /**
- * One `require` hook for the instrumentations built on `InstrumentationBase` (express, pg), that
- * looks only at the packages they instrument.
+ * One `require` hook for the package instrumentations (express, pg: see
+ * `packageInstrumentation.ts`), that looks only at the packages they instrument.
  *
- * `InstrumentationBase` registers its module names with `@opentelemetry/instrumentation`'s
- * `RequireInTheMiddleSingleton`, whose one require-in-the-middle hook is made for every module
- * (`new Hook(null, ...)`): every `require` of every file of every package is resolved a second
- * time, its path parsed, and its package's main file resolved again (`require.resolve(name,
- * { paths })`, stat calls and package.json reads), only then to be matched against the names.
- * require-in-the-middle given the list of names stops once it has the package's name. Loading
- * express and pg, that was ~4.5 ms of the agent's start-up (BENCHMARKS.md, tenth session).
- *
- * {@link useNamedRequireHooks} puts a {@link NamedRequireHooks} in the singleton's place before the
- * first instrumentation is made; `InstrumentationBase` only calls its `register`.
+ * `@opentelemetry/instrumentation`'s `RequireInTheMiddleSingleton`, which its `InstrumentationBase`
+ * registers with, makes its one require-in-the-middle hook for every module (`new Hook(null,
+ * ...)`): every `require` of every file of every package is resolved a second time, its path
+ * parsed, and its package's main file resolved again (`require.resolve(name, { paths })`, stat
+ * calls and package.json reads), only then to be matched against the names. require-in-the-middle
+ * given the list of names stops once it has the package's name. Loading express and pg, that was
+ * ~4.5 ms of the agent's start-up (BENCHMARKS.md, tenth session).
  */
 import path = require('node:path');
 import { Hook } from 'require-in-the-middle';
 
-/** What `InstrumentationBase` hands the singleton for a module name. */
+/** What a registration is called with: the exports, the name required and the package's directory. */
 type OnRequire = (exports: unknown, name: string, basedir?: string) => unknown;
 
 /** A registration, as `RequireInTheMiddleSingleton#register` returns it. */
@@ -59,33 +56,4 @@ export class NamedRequireHooks {
     }
     return exports;
   }
-}
-
-/** `RequireInTheMiddleSingleton`'s static side, as far as it is used here. */
-interface SingletonClass {
-  _instance?: unknown;
-  getInstance?: unknown;
-}
-
-/**
- * Makes `InstrumentationBase` register with a {@link NamedRequireHooks} instead of its catch-all
- * singleton. Does nothing when the singleton exists already (an instrumentation was made before)
- * or does not have the expected shape, so the instrumentations keep working either way.
- * @returns whether the named hooks are in place
- */
-export function useNamedRequireHooks(): boolean {
-  let singleton: SingletonClass | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    singleton = (require('@opentelemetry/instrumentation/build/src/platform/node/RequireInTheMiddleSingleton') as {
-      RequireInTheMiddleSingleton?: SingletonClass;
-    }).RequireInTheMiddleSingleton;
-  } catch {
-    return false;
-  }
-  if (singleton === undefined || typeof singleton.getInstance !== 'function') return false;
-  if (singleton._instance instanceof NamedRequireHooks) return true;
-  if (singleton._instance !== undefined) return false;
-  singleton._instance = new NamedRequireHooks();
-  return true;
 }

@@ -1,4 +1,3 @@
-import { useNamedRequireHooks } from '../common/requireHooks';
 import type { InstrumentationModule } from '../types';
 import { EXPRESS_VERSIONS, ExpressInstrumentation } from './instrumentation';
 
@@ -11,9 +10,7 @@ export const expressModule: InstrumentationModule = {
   supportedVersions: EXPRESS_VERSIONS.text,
   builtins: [],
   enable({ tracerProvider, meterProvider }) {
-    // Before the instrumentation is made: it registers its module name with the hooks it finds.
-    useNamedRequireHooks();
-    const instrumentation = new ExpressInstrumentation({ enabled: false });
+    const instrumentation = new ExpressInstrumentation();
     instrumentation.setTracerProvider(tracerProvider);
     instrumentation.setMeterProvider(meterProvider);
     instrumentation.enable();

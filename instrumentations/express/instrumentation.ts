@@ -4,18 +4,13 @@
  * `ExpressTelemetry` for a span, runs the layer in that span's context, and ends
  * the span when the layer calls `next`, throws, rejects (express 5) or the response
  * closes. Works for `require('express')` and `import express from 'express'`
- * (InstrumentationBase hooks require-in-the-middle, which the agent also runs over CommonJS
- * files that ES modules import, and import-in-the-middle when its loader hook is installed).
+ * (PackageInstrumentation hooks require-in-the-middle, which the agent also runs over CommonJS
+ * files that ES modules import, and import-in-the-middle, which the agent's loader hook serves).
  */
 import * as api from '@opentelemetry/api';
 import * as core from '../common/otelCore';
 import type { Context } from '@opentelemetry/api';
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  isWrapped,
-  type InstrumentationConfig,
-} from '@opentelemetry/instrumentation';
+import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod, type PackageHook } from '../common/packageInstrumentation';
 import { activeContext, applyInContext, call3InContext } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { serverRequestInfo } from '../common/request';
@@ -92,22 +87,21 @@ function majorOf(version: string | undefined): number {
 }
 
 /** Hooks express 4 and 5. */
-export class ExpressInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+export class ExpressInstrumentation extends PackageInstrumentation {
   private readonly telemetry = new ExpressTelemetry(() => this.tracer);
 
-  constructor(config: InstrumentationConfig = {}) {
-    super(`${SCOPE_PREFIX}express`, INSTRUMENTATION_VERSION, config);
+  constructor() {
+    super(`${SCOPE_PREFIX}express`, INSTRUMENTATION_VERSION);
   }
 
-  protected override init(): InstrumentationNodeModuleDefinition {
+  protected override init(): PackageHook {
     // All versions reach `patch`, which says in diag why it skips an unsupported one.
-    return new InstrumentationNodeModuleDefinition(
-      'express',
-      ['*'],
-      (moduleExports: unknown, version?: string) =>
+    return {
+      name: 'express',
+      patch: (moduleExports: unknown, version: string | undefined) =>
         guardedPatch('express', moduleExports, () => this.patch(moduleExports, version)),
-      (moduleExports: unknown) => guardedUnpatch('express', () => this.unpatch(moduleExports)),
-    );
+      unpatch: (moduleExports: unknown) => guardedUnpatch('express', () => this.unpatch(moduleExports)),
+    };
   }
 
   private patch(moduleExports: unknown, version: string | undefined): unknown {
@@ -127,8 +121,8 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     // The same module can reach us twice (require hook and import hook).
     if (isWrapped(router.use) || isWrapped(router.route)) return moduleExports;
     const handlesPromises = majorOf(version) >= 5;
-    this._wrap(router, 'route', (original) => this.wrapLayerFactory(original, handlesPromises));
-    this._wrap(router, 'use', (original) => this.wrapLayerFactory(original, handlesPromises));
+    wrapMethod(router, 'route', (original) => this.wrapLayerFactory(original, handlesPromises));
+    wrapMethod(router, 'use', (original) => this.wrapLayerFactory(original, handlesPromises));
     return moduleExports;
   }
 
@@ -136,8 +130,8 @@ export class ExpressInstrumentation extends InstrumentationBase<InstrumentationC
     const express = moduleObject(moduleExports, isExpressExports);
     if (!express) return;
     const router = routerMethods(express);
-    if (isWrapped(router.route)) this._unwrap(router, 'route');
-    if (isWrapped(router.use)) this._unwrap(router, 'use');
+    if (isWrapped(router.route)) unwrapMethod(router, 'route');
+    if (isWrapped(router.use)) unwrapMethod(router, 'use');
   }
 
   /** Wraps `Router#use`/`Router#route`: the layers the call adds get traced. */

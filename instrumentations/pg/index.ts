@@ -1,4 +1,3 @@
-import { useNamedRequireHooks } from '../common/requireHooks';
 import type { InstrumentationModule } from '../types';
 import { PG_VERSIONS, PgInstrumentation } from './instrumentation';
 
@@ -11,9 +10,7 @@ export const pgModule: InstrumentationModule = {
   supportedVersions: PG_VERSIONS.text,
   builtins: [],
   enable({ tracerProvider, meterProvider }) {
-    // Before the instrumentation is made: it registers its module name with the hooks it finds.
-    useNamedRequireHooks();
-    const instrumentation = new PgInstrumentation({ enabled: false });
+    const instrumentation = new PgInstrumentation();
     instrumentation.setTracerProvider(tracerProvider);
     instrumentation.setMeterProvider(meterProvider);
     instrumentation.enable();

@@ -6,12 +6,7 @@
  * otherwise a pooled query would start in whatever context released the client.
  */
 import * as api from '@opentelemetry/api';
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  isWrapped,
-  type InstrumentationConfig,
-} from '@opentelemetry/instrumentation';
+import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod, type PackageHook } from '../common/packageInstrumentation';
 import { activeContext, applyInContext, bindTo } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { guardedPatch, guardedUnpatch } from '../common/guard';
@@ -95,25 +90,24 @@ function bindCallbackArg(args: unknown[]): void {
 }
 
 /** Hooks pg 8. */
-export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig> {
+export class PgInstrumentation extends PackageInstrumentation {
   private readonly telemetry = new PgTelemetry(
     () => this.tracer,
     () => this.meter,
   );
 
-  constructor(config: InstrumentationConfig = {}) {
-    super(`${SCOPE_PREFIX}pg`, INSTRUMENTATION_VERSION, config);
+  constructor() {
+    super(`${SCOPE_PREFIX}pg`, INSTRUMENTATION_VERSION);
   }
 
-  protected override init(): InstrumentationNodeModuleDefinition {
+  protected override init(): PackageHook {
     // All versions reach `patch`, which says in diag why it skips an unsupported one.
-    return new InstrumentationNodeModuleDefinition(
-      'pg',
-      ['*'],
-      (moduleExports: unknown, version?: string) =>
+    return {
+      name: 'pg',
+      patch: (moduleExports: unknown, version: string | undefined) =>
         guardedPatch('pg', moduleExports, () => this.patch(moduleExports, version)),
-      (moduleExports: unknown) => guardedUnpatch('pg', () => this.unpatch(moduleExports)),
-    );
+      unpatch: (moduleExports: unknown) => guardedUnpatch('pg', () => this.unpatch(moduleExports)),
+    };
   }
 
   private patch(moduleExports: unknown, version: string | undefined): unknown {
@@ -131,13 +125,13 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
     const client = pg.Client.prototype;
     // The same classes can reach us twice (require hook and import hook).
     if (isWrapped(client.query)) return moduleExports;
-    this._wrap(client, 'query', (original) => this.tracedQuery(original));
+    wrapMethod(client, 'query', (original) => this.tracedQuery(original));
     if (typeof client.connect === 'function') {
-      this._wrap(client, 'connect', (original) => this.contextKeepingConnect(original));
+      wrapMethod(client, 'connect', (original) => this.contextKeepingConnect(original));
     }
     const pool = pg.Pool?.prototype;
     if (pool && typeof pool.connect === 'function' && !isWrapped(pool.connect)) {
-      this._wrap(pool as { connect: AnyFunction }, 'connect', (original) => this.contextKeepingConnect(original));
+      wrapMethod(pool as { connect: AnyFunction }, 'connect', (original) => this.contextKeepingConnect(original));
     }
     return moduleExports;
   }
@@ -145,10 +139,10 @@ export class PgInstrumentation extends InstrumentationBase<InstrumentationConfig
   private unpatch(moduleExports: unknown): void {
     const pg = moduleObject(moduleExports, isPgExports);
     if (!pg) return;
-    if (isWrapped(pg.Client.prototype.query)) this._unwrap(pg.Client.prototype, 'query');
-    if (isWrapped(pg.Client.prototype.connect)) this._unwrap(pg.Client.prototype, 'connect');
+    if (isWrapped(pg.Client.prototype.query)) unwrapMethod(pg.Client.prototype, 'query');
+    if (isWrapped(pg.Client.prototype.connect)) unwrapMethod(pg.Client.prototype, 'connect');
     const pool = pg.Pool?.prototype as { connect: AnyFunction } | undefined;
-    if (pool && isWrapped(pool.connect)) this._unwrap(pool, 'connect');
+    if (pool && isWrapped(pool.connect)) unwrapMethod(pool, 'connect');
   }
 
   /** `connect(callback)` calls back in the caller's context; the promise form already does. */
