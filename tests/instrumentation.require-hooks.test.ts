@@ -54,14 +54,9 @@ function child(body: string): Record<string, unknown> {
 const INSTRUMENTATION = `
   const calls = [];
   class Hooked extends base.PackageInstrumentation {
-    constructor() { super('test-hooked', '1.0.0'); }
-    init() {
-      return {
-        name: 'hooked',
-        patch: (exports, version) => { calls.push('patch ' + version); exports.patchedWith = version; return exports; },
-        unpatch: (exports) => { calls.push('unpatch'); delete exports.patchedWith; },
-      };
-    }
+    constructor() { super('hooked', 'test-hooked', '1.0.0'); }
+    patch(exports, version) { calls.push('patch ' + version); exports.patchedWith = version; return exports; }
+    unpatch(exports) { calls.push('unpatch'); delete exports.patchedWith; }
   }
 `;
 
@@ -97,6 +92,25 @@ describe('package instrumentations and their require hook', () => {
     expect(out.tracer).toBe('function');
     // Only the registered package's main file was looked up again; 'other' and its file were not.
     expect(out.searched).toEqual(['hooked']);
+  });
+
+  it('a patch that throws is reported through diag and the app gets the module as it was', () => {
+    const out = child(`
+      const api = require(${JSON.stringify(require.resolve('@opentelemetry/api'))});
+      const logged = [];
+      api.diag.setLogger({ error: (m) => logged.push(m), warn() {}, info() {}, debug() {}, verbose() {} }, api.DiagLogLevel.ERROR);
+      class Failing extends base.PackageInstrumentation {
+        constructor() { super('hooked', 'test-failing', '1.0.0'); }
+        patch() { throw new Error('boom'); }
+        unpatch() {}
+      }
+      new Failing().enable();
+      const hooked = require('hooked');
+      result.name = hooked.name;
+      result.logged = logged;
+    `);
+    expect(out.name).toBe('hooked');
+    expect(out.logged).toEqual(['otlp-mmap: could not instrument hooked; it runs uninstrumented']);
   });
 
   it("the catch-all singleton of @opentelemetry/instrumentation's InstrumentationBase looks up every package required (what the named hook saves)", () => {

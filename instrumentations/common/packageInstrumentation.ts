@@ -8,7 +8,8 @@
  * agent bundle's). This base does the part the instrumentations use:
  * - a `require` of the package's main file (the {@link NamedRequireHooks} require-in-the-middle
  *   hook) and an ES-module import of it (an import-in-the-middle hook, which the agent's loader
- *   hook serves) hand its exports and its version, read from its package.json, to `patch`;
+ *   hook serves) hand its exports and its version, read from its package.json, to `patch`; a
+ *   `patch` or `unpatch` that throws is reported through diag and leaves the module as it was;
  * - `enable` after `disable` patches the exports seen again, and `disable` unpatches them;
  * - the tracer and meter come from the providers set, under the instrumentation's name and version;
  * - {@link wrapMethod} / {@link unwrapMethod} / {@link isWrapped} mark wrappers as shimmer does
@@ -18,20 +19,11 @@ import * as api from '@opentelemetry/api';
 import type { Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
 import { readFileSync } from 'node:fs';
 import path = require('node:path');
+import { guardedPatch, guardedUnpatch } from './guard';
 import { NamedRequireHooks } from './requireHooks';
 
 // Read once (in the agent's bundle every read of an imported name is a getter call).
 const { diag, metrics, trace } = api;
-
-/** What an instrumentation does with its package's main module. */
-export interface PackageHook {
-  /** The package name, as `require` and `import` name it. */
-  readonly name: string;
-  /** Instruments the package's exports; returns what the importer gets (usually the same object). */
-  patch(exports: unknown, version: string | undefined): unknown;
-  /** Takes the instrumentation out of exports `patch` was given. */
-  unpatch(exports: unknown): void;
-}
 
 let requireHooks: NamedRequireHooks | undefined;
 
@@ -76,21 +68,31 @@ export abstract class PackageInstrumentation {
   private hooked = false;
   private tracerInUse: Tracer;
   private meterInUse: Meter;
-  private readonly hook: PackageHook;
   /** Each distinct exports object patched (a module can be both required and imported), with its version. */
   private readonly seen: { exports: unknown; version: string | undefined }[] = [];
 
   constructor(
+    /** The package name, as `require` and `import` name it. */
+    readonly packageName: string,
     readonly instrumentationName: string,
     readonly instrumentationVersion: string,
   ) {
     this.tracerInUse = trace.getTracer(instrumentationName, instrumentationVersion);
     this.meterInUse = metrics.getMeter(instrumentationName, instrumentationVersion);
-    this.hook = this.init();
   }
 
-  /** What to do with the package: called once, by the constructor. */
-  protected abstract init(): PackageHook;
+  /**
+   * Instruments the package's exports (every version reaches it: it says in diag why it skips
+   * one); returns what the importer gets, usually the same object.
+   */
+  protected abstract patch(exports: unknown, version: string | undefined): unknown;
+
+  /** Takes the instrumentation out of exports `patch` was given. */
+  protected abstract unpatch(exports: unknown): void;
+
+  private guardedPatch(exports: unknown, version: string | undefined): unknown {
+    return guardedPatch(this.packageName, exports, () => this.patch(exports, version));
+  }
 
   /** The tracer of the provider set last (else of the global one). */
   get tracer(): Tracer {
@@ -122,11 +124,11 @@ export abstract class PackageInstrumentation {
     if (this.enabled) return;
     this.enabled = true;
     if (this.hooked) {
-      for (const { exports, version } of this.seen) this.hook.patch(exports, version);
+      for (const { exports, version } of this.seen) this.guardedPatch(exports, version);
       return;
     }
     this.hooked = true;
-    const name = this.hook.name;
+    const name = this.packageName;
     packageRequireHooks().register(name, (exports, required, baseDir) => this.loaded(exports, required, baseDir));
     const ImportHook = importHookClass();
     if (ImportHook !== undefined) {
@@ -146,15 +148,15 @@ export abstract class PackageInstrumentation {
   disable(): void {
     if (!this.enabled) return;
     this.enabled = false;
-    for (const { exports } of this.seen) this.hook.unpatch(exports);
+    for (const { exports } of this.seen) guardedUnpatch(this.packageName, () => this.unpatch(exports));
   }
 
   /** A file of the package loaded: the main module's exports go to `patch` (files inside the package are left alone). */
   private loaded(exports: unknown, name: string, baseDir: string | undefined): unknown {
-    if (name !== this.hook.name || baseDir === undefined) return exports;
+    if (name !== this.packageName || baseDir === undefined) return exports;
     const version = packageVersion(baseDir);
     if (!this.seen.some((s) => s.exports === exports)) this.seen.push({ exports, version });
-    return this.enabled ? this.hook.patch(exports, version) : exports;
+    return this.enabled ? this.guardedPatch(exports, version) : exports;
   }
 }
 

@@ -10,11 +10,10 @@
 import * as api from '@opentelemetry/api';
 import * as core from '../common/otelCore';
 import type { Context } from '@opentelemetry/api';
-import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod, type PackageHook } from '../common/packageInstrumentation';
+import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod } from '../common/packageInstrumentation';
 import { activeContext, applyInContext, call3InContext } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { serverRequestInfo } from '../common/request';
-import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { layerPathOf, RequestRoute, requestRouteOf, type RouteNode } from './routePath';
@@ -91,20 +90,10 @@ export class ExpressInstrumentation extends PackageInstrumentation {
   private readonly telemetry = new ExpressTelemetry(() => this.tracer);
 
   constructor() {
-    super(`${SCOPE_PREFIX}express`, INSTRUMENTATION_VERSION);
+    super('express', `${SCOPE_PREFIX}express`, INSTRUMENTATION_VERSION);
   }
 
-  protected override init(): PackageHook {
-    // All versions reach `patch`, which says in diag why it skips an unsupported one.
-    return {
-      name: 'express',
-      patch: (moduleExports: unknown, version: string | undefined) =>
-        guardedPatch('express', moduleExports, () => this.patch(moduleExports, version)),
-      unpatch: (moduleExports: unknown) => guardedUnpatch('express', () => this.unpatch(moduleExports)),
-    };
-  }
-
-  private patch(moduleExports: unknown, version: string | undefined): unknown {
+  protected override patch(moduleExports: unknown, version: string | undefined): unknown {
     if (!EXPRESS_VERSIONS.includes(version)) {
       diag.warn(
         `otlp-mmap: express ${version ?? '(unknown version)'} is not supported ` +
@@ -126,7 +115,7 @@ export class ExpressInstrumentation extends PackageInstrumentation {
     return moduleExports;
   }
 
-  private unpatch(moduleExports: unknown): void {
+  protected override unpatch(moduleExports: unknown): void {
     const express = moduleObject(moduleExports, isExpressExports);
     if (!express) return;
     const router = routerMethods(express);

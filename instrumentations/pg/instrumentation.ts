@@ -6,10 +6,9 @@
  * otherwise a pooled query would start in whatever context released the client.
  */
 import * as api from '@opentelemetry/api';
-import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod, type PackageHook } from '../common/packageInstrumentation';
+import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod } from '../common/packageInstrumentation';
 import { activeContext, applyInContext, bindTo } from '../common/context';
 import { moduleObject } from '../common/exports';
-import { guardedPatch, guardedUnpatch } from '../common/guard';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { PgTelemetry, type ConnectionInfo, type QueryOperation } from './telemetry';
@@ -97,20 +96,10 @@ export class PgInstrumentation extends PackageInstrumentation {
   );
 
   constructor() {
-    super(`${SCOPE_PREFIX}pg`, INSTRUMENTATION_VERSION);
+    super('pg', `${SCOPE_PREFIX}pg`, INSTRUMENTATION_VERSION);
   }
 
-  protected override init(): PackageHook {
-    // All versions reach `patch`, which says in diag why it skips an unsupported one.
-    return {
-      name: 'pg',
-      patch: (moduleExports: unknown, version: string | undefined) =>
-        guardedPatch('pg', moduleExports, () => this.patch(moduleExports, version)),
-      unpatch: (moduleExports: unknown) => guardedUnpatch('pg', () => this.unpatch(moduleExports)),
-    };
-  }
-
-  private patch(moduleExports: unknown, version: string | undefined): unknown {
+  protected override patch(moduleExports: unknown, version: string | undefined): unknown {
     if (!PG_VERSIONS.includes(version)) {
       diag.warn(
         `otlp-mmap: pg ${version ?? '(unknown version)'} is not supported (supported: ${PG_VERSIONS.text}); it is not instrumented`,
@@ -136,7 +125,7 @@ export class PgInstrumentation extends PackageInstrumentation {
     return moduleExports;
   }
 
-  private unpatch(moduleExports: unknown): void {
+  protected override unpatch(moduleExports: unknown): void {
     const pg = moduleObject(moduleExports, isPgExports);
     if (!pg) return;
     if (isWrapped(pg.Client.prototype.query)) unwrapMethod(pg.Client.prototype, 'query');
