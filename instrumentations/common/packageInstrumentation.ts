@@ -90,7 +90,7 @@ export abstract class PackageInstrumentation {
   /** Takes the instrumentation out of exports `patch` was given. */
   protected abstract unpatch(exports: unknown): void;
 
-  private guardedPatch(exports: unknown, version: string | undefined): unknown {
+  private patchGuarded(exports: unknown, version: string | undefined): unknown {
     return guardedPatch(this.packageName, exports, () => this.patch(exports, version));
   }
 
@@ -124,7 +124,7 @@ export abstract class PackageInstrumentation {
     if (this.enabled) return;
     this.enabled = true;
     if (this.hooked) {
-      for (const { exports, version } of this.seen) this.guardedPatch(exports, version);
+      for (const { exports, version } of this.seen) this.patchGuarded(exports, version);
       return;
     }
     this.hooked = true;
@@ -156,7 +156,7 @@ export abstract class PackageInstrumentation {
     if (name !== this.packageName || baseDir === undefined) return exports;
     const version = packageVersion(baseDir);
     if (!this.seen.some((s) => s.exports === exports)) this.seen.push({ exports, version });
-    return this.enabled ? this.guardedPatch(exports, version) : exports;
+    return this.enabled ? this.patchGuarded(exports, version) : exports;
   }
 }
 
