@@ -315,6 +315,17 @@ describe('benchmark suite (smoke)', () => {
     expect(a.groups.get('code').objects).toBeGreaterThan(0);
     // The agent's own code and objects stay alive: thousands of objects more than the bare app.
     expect(b.objects - a.objects).toBeGreaterThan(5_000);
+    // Its live closures, by the bundled module they come from: the API, the agent's own modules
+    // and the http instrumentation's among them, and nothing of @opentelemetry/instrumentation.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { closuresByModule } = require(path.join(ROOT, 'bench', 'lib', 'heapsnapshot.js'));
+    const closures = closuresByModule(agent, path.join(ROOT, 'dist', 'agent', 'bundle.js'));
+    expect(closures.total).toBeGreaterThan(300);
+    for (const module of ['@opentelemetry/api', 'dist/agent', 'dist/instrumentations/http']) {
+      expect(closures.modules.get(module)).toBeGreaterThan(0);
+    }
+    expect(closures.modules.has('@opentelemetry/instrumentation')).toBe(false);
+    expect(closuresByModule(none, path.join(ROOT, 'dist', 'agent', 'bundle.js')).total).toBe(0);
   });
 
   test('the in-process app reports its GC pauses per request and its CPU by thread on request, and only then', async () => {
