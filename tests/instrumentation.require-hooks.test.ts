@@ -149,12 +149,16 @@ describe('package instrumentations and their require hook', () => {
       base.unwrapMethod(target, 'visible');
       base.unwrapMethod(target, 'hidden');
       result.after = [target.visible === original, target.hidden(), base.isWrapped(target.visible), Object.keys(target)];
+      // Unwrapping what is not a wrapper leaves it.
+      base.unwrapMethod(target, 'visible');
+      result.again = target.visible === original;
       result.missing = 'missing' in target;
     `);
     expect(out.calls).toEqual(['wv', 'wh']);
     expect(out.marks).toEqual([true, true, []]);
     expect(out.keys).toEqual(['visible']);
     expect(out.after).toEqual([true, 'h', false, ['visible']]);
+    expect(out.again).toBe(true);
     expect(out.missing).toBe(false);
   });
 

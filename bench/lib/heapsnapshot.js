@@ -108,14 +108,11 @@ function closuresMain(files, bundleFile) {
   const names = [...new Set([...a.modules.keys(), ...(b ? b.modules.keys() : [])])];
   const lines = [`live closures of ${bundleFile}: ${files.map((f, i) => `${[a, b][i].total.toLocaleString('en-US')} (${f})`).join(', ')}`];
   lines.push(b ? '| closures | other | difference | module |' : '| closures | module |', b ? '|---:|---:|---:|---|' : '|---:|---|');
-  names.sort((p, q) => (b ? (b.modules.get(q) || 0) : 0) + (a.modules.get(q) || 0) - ((b ? (b.modules.get(p) || 0) : 0) + (a.modules.get(p) || 0)));
+  const count = (r, n) => (r ? r.modules.get(n) || 0 : 0);
+  names.sort((p, q) => count(a, q) + count(b, q) - count(a, p) - count(b, p));
   for (const n of names) {
-    const x = a.modules.get(n) || 0;
-    if (!b) lines.push(`| ${x} | ${n} |`);
-    else {
-      const y = b.modules.get(n) || 0;
-      lines.push(`| ${x} | ${y} | ${y - x >= 0 ? '+' : ''}${y - x} | ${n} |`);
-    }
+    const [x, y] = [count(a, n), count(b, n)];
+    lines.push(b ? `| ${x} | ${y} | ${y - x >= 0 ? '+' : ''}${y - x} | ${n} |` : `| ${x} | ${n} |`);
   }
   console.log(lines.join('\n'));
   return 0;

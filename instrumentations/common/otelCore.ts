@@ -6,7 +6,7 @@
  * agent than these files alone, and every full GC of the app marks them again (BENCHMARKS.md,
  * fourteenth session). These files are the package's own implementations: the W3C propagators
  * and the context keys other OpenTelemetry code reads (`Symbol.for` keys, so a copy of the
- * package loaded by the app sees the same values). `tests/otel-core-parts.test.ts` checks that the
+ * package loaded by the app sees the same values). `tests/agent.bundle.test.ts` checks that the
  * agent's bundle holds no other part of the package.
  */
 export { RPCType, getRPCMetadata, setRPCMetadata } from '@opentelemetry/core/build/src/trace/rpc-metadata';

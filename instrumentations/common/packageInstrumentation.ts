@@ -28,12 +28,12 @@ const { diag, metrics, trace } = api;
 let requireHooks: NamedRequireHooks | undefined;
 
 /** The one require hook the package instrumentations register with (made on first use). */
-export function packageRequireHooks(): NamedRequireHooks {
+function packageRequireHooks(): NamedRequireHooks {
   return (requireHooks ??= new NamedRequireHooks());
 }
 
 /** The `version` in `baseDir`'s package.json, or undefined (with a diag warning) if it cannot be read. */
-export function packageVersion(baseDir: string): string | undefined {
+function packageVersion(baseDir: string): string | undefined {
   try {
     const version = (JSON.parse(readFileSync(path.join(baseDir, 'package.json'), 'utf8')) as { version?: unknown }).version;
     return typeof version === 'string' ? version : undefined;
@@ -202,7 +202,7 @@ export function wrapMethod<T extends object, K extends keyof T & string>(
   Object.defineProperty(target, name, { configurable: true, enumerable, writable: true, value: wrapped });
 }
 
-/** Puts back what {@link wrapMethod} replaced, if `target[name]` is still its wrapper. */
+/** Puts back what {@link wrapMethod} (or shimmer) replaced, if `target[name]` is a wrapper; else nothing. */
 export function unwrapMethod<T extends object>(target: T, name: keyof T & string): void {
   const wrapped = target[name] as unknown as Wrapper | undefined;
   if (isWrapped(wrapped) && typeof wrapped!.__unwrap === 'function') wrapped!.__unwrap();

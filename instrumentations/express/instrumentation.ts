@@ -119,8 +119,8 @@ export class ExpressInstrumentation extends PackageInstrumentation {
     const express = moduleObject(moduleExports, isExpressExports);
     if (!express) return;
     const router = routerMethods(express);
-    if (isWrapped(router.route)) unwrapMethod(router, 'route');
-    if (isWrapped(router.use)) unwrapMethod(router, 'use');
+    unwrapMethod(router, 'route');
+    unwrapMethod(router, 'use');
   }
 
   /** Wraps `Router#use`/`Router#route`: the layers the call adds get traced. */

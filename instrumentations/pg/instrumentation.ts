@@ -128,10 +128,10 @@ export class PgInstrumentation extends PackageInstrumentation {
   protected override unpatch(moduleExports: unknown): void {
     const pg = moduleObject(moduleExports, isPgExports);
     if (!pg) return;
-    if (isWrapped(pg.Client.prototype.query)) unwrapMethod(pg.Client.prototype, 'query');
-    if (isWrapped(pg.Client.prototype.connect)) unwrapMethod(pg.Client.prototype, 'connect');
+    unwrapMethod(pg.Client.prototype, 'query');
+    unwrapMethod(pg.Client.prototype, 'connect');
     const pool = pg.Pool?.prototype as { connect: AnyFunction } | undefined;
-    if (pool && isWrapped(pool.connect)) unwrapMethod(pool, 'connect');
+    if (pool) unwrapMethod(pool, 'connect');
   }
 
   /** `connect(callback)` calls back in the caller's context; the promise form already does. */
