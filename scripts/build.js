@@ -136,8 +136,10 @@ function bundleAgent() {
   const shimDir = path.join(root, 'dist', '.bundle-inputs');
   fs.mkdirSync(shimDir, { recursive: true });
   try {
+    const alias = { debug: debugStub(shimDir) };
     const shim = semconvShim(probe.metafile, shimDir);
-    esbuild.buildSync(shim === undefined ? options : { ...options, alias: { [SEMCONV]: shim } });
+    if (shim !== undefined) alias[SEMCONV] = shim;
+    esbuild.buildSync({ ...options, alias });
   } finally {
     fs.rmSync(shimDir, { recursive: true, force: true });
   }
@@ -149,6 +151,34 @@ function bundleAgent() {
 }
 
 const SEMCONV = '@opentelemetry/semantic-conventions';
+
+/**
+ * require-in-the-middle logs through `debug` (with `ms`, `supports-color` and `has-flag`): four
+ * modules and ~37 closures that stay alive, and are marked by every full GC, for messages printed
+ * only under DEBUG=require-in-the-middle. The agent reports through the OpenTelemetry diag logger
+ * instead, so the bundle gets a `debug` whose loggers are disabled no-ops. Writes it into `dir`
+ * and returns its path.
+ */
+function debugStub(dir) {
+  const file = path.join(dir, 'debug.js');
+  fs.writeFileSync(
+    file,
+    [
+      "'use strict';",
+      '// `debug` in the agent bundle (scripts/build.js): every logger is disabled.',
+      'function off() {}',
+      'off.enabled = false;',
+      'off.extend = function () { return off; };',
+      'function createDebug() { return off; }',
+      'createDebug.enabled = function () { return false; };',
+      'createDebug.enable = function () {};',
+      'createDebug.disable = function () { return \'\'; };',
+      'module.exports = createDebug;',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
 
 /**
  * @opentelemetry/semantic-conventions is one CommonJS file of thousands of constants, 30% of

@@ -70,3 +70,20 @@ test('the bundle carries nothing of @opentelemetry/instrumentation', () => {
   expect(bundledFiles(bundle, '@opentelemetry/instrumentation')).toEqual([]);
   expect(bundle).toContain('// dist/instrumentations/common/packageInstrumentation.js');
 });
+
+// require-in-the-middle logs through `debug`, which brought `ms`, `supports-color` and `has-flag`
+// along: ~37 closures kept alive for messages printed only under DEBUG=require-in-the-middle. The
+// bundle gets a `debug` whose loggers are disabled no-ops (scripts/build.js).
+test('the bundle carries a disabled `debug` for require-in-the-middle, and none of debug, ms, supports-color or has-flag', () => {
+  const bundle = fs.readFileSync(BUNDLE, 'utf8');
+  for (const pkg of ['debug', 'ms', 'supports-color', 'has-flag']) expect([pkg, bundledFiles(bundle, pkg)]).toEqual([pkg, []]);
+  expect(bundledFiles(bundle, 'require-in-the-middle')).toEqual(['index.js']);
+  const match = /"dist\/\.bundle-inputs\/debug\.js"\(exports2, module2\) \{\n([\s\S]*?)\n {2}\}\n\}\);/.exec(bundle);
+  expect(match).not.toBeNull();
+  const mod: { exports: unknown } = { exports: {} };
+  new Function('exports2', 'module2', match![1])(mod.exports, mod);
+  const createDebug = mod.exports as (namespace: string) => ((...args: unknown[]) => void) & { enabled: boolean };
+  const log = createDebug('require-in-the-middle');
+  expect(log.enabled).toBe(false);
+  expect(log('processing %s', 'x')).toBeUndefined();
+});
