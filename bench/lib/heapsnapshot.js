@@ -57,7 +57,9 @@ function closuresByModule(file, bundleFile) {
   const lines = fs.readFileSync(bundleFile, 'utf8').split('\n');
   const starts = [];
   lines.forEach((line, i) => {
-    const m = /^\/\/ ((?:node_modules|dist)\/\S+)$/.exec(line);
+    // A bundle built in a worktree whose node_modules is a symbolic link names the packages by
+    // their real path (`// ../../../work/main/node_modules/...`): what follows it is the module.
+    const m = /^\/\/ (?:(?:\.\.\/)+\S*?\/)?((?:node_modules|dist)\/\S+)$/.exec(line);
     if (m) starts.push([i, moduleOf(m[1])]);
   });
   const fields = snap.snapshot.meta.location_fields || ['object_index', 'script_id', 'line', 'column'];
