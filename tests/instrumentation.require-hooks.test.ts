@@ -113,6 +113,34 @@ describe('package instrumentations and their require hook', () => {
     expect(out.logged).toEqual(['otlp-mmap: could not instrument hooked; it runs uninstrumented']);
   });
 
+  it('a package loaded before its instrumentation is enabled gets one diag warning naming it; one loaded after gets none', () => {
+    const out = child(`
+      const api = require(${JSON.stringify(require.resolve('@opentelemetry/api'))});
+      const warned = [];
+      api.diag.setLogger({ error() {}, warn: (m) => warned.push(m), info() {}, debug() {}, verbose() {} }, api.DiagLogLevel.WARN);
+      class Other extends base.PackageInstrumentation {
+        constructor() { super('other', 'test-other', '1.0.0'); }
+        patch(exports) { return exports; }
+        unpatch() {}
+      }
+      ${INSTRUMENTATION}
+      const early = require('hooked');
+      new Other().enable();
+      const instrumentation = new Hooked();
+      instrumentation.enable();
+      instrumentation.disable();
+      instrumentation.enable();
+      require('other');
+      result.warned = warned;
+      // require-in-the-middle patches the cached exports at the next require.
+      result.patchedLater = require('hooked').patchedWith;
+      result.same = early === require('hooked');
+    `);
+    expect(out.warned).toEqual([expect.stringMatching(/^otlp-mmap: hooked was loaded before the agent started \(.*node_modules.hooked.index\.js\), so what the app holds of it may not be instrumented\. Start the agent first: node --import otlp-mmap\/register/)]);
+    expect(out.patchedLater).toBe('2.3.4');
+    expect(out.same).toBe(true);
+  });
+
   it("the catch-all singleton of @opentelemetry/instrumentation's InstrumentationBase looks up every package required (what the named hook saves)", () => {
     const out = child(`
       class Official extends InstrumentationBase {

@@ -43,6 +43,25 @@ function packageVersion(baseDir: string): string | undefined {
   }
 }
 
+/**
+ * Warns through diag when a CommonJS copy of the package is loaded already: the app may hold its
+ * exports from before the hook, unpatched (an agent started by hand after the app's `require`s;
+ * `--import otlp-mmap/register` runs before them). Looks only at the paths in `require.cache`, so
+ * it costs no file-system calls; the agent's own start, which comes first, finds nothing there.
+ */
+function warnIfLoadedAlready(name: string): void {
+  const segment = `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`;
+  for (const file of Object.keys(require.cache)) {
+    if (file.includes(segment)) {
+      diag.warn(
+        `otlp-mmap: ${name} was loaded before the agent started (${file}), so what the app holds of it may not be instrumented. ` +
+          'Start the agent first: node --import otlp-mmap/register (or --require otlp-mmap/register.cjs).',
+      );
+      return;
+    }
+  }
+}
+
 /** import-in-the-middle's `Hook` constructor, as far as it is used here. */
 type ImportHookClass = new (
   modules: string[],
@@ -129,6 +148,7 @@ export abstract class PackageInstrumentation {
     }
     this.hooked = true;
     const name = this.packageName;
+    warnIfLoadedAlready(name);
     packageRequireHooks().register(name, (exports, required, baseDir) => this.loaded(exports, required, baseDir));
     const ImportHook = importHookClass();
     if (ImportHook !== undefined) {
