@@ -51,7 +51,10 @@ function packageVersion(baseDir: string): string | undefined {
  */
 function warnIfLoadedAlready(name: string): void {
   const segment = `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`;
-  for (const file of Object.keys(require.cache)) {
+  // No cache to look at when this file was bundled into something that is not CommonJS.
+  const cache = typeof require === 'function' ? (require.cache as Record<string, unknown> | undefined) : undefined;
+  if (cache === undefined || cache === null) return;
+  for (const file of Object.keys(cache)) {
     if (file.includes(segment)) {
       diag.warn(
         `otlp-mmap: ${name} was loaded before the agent started (${file}), so what the app holds of it may not be instrumented. ` +
