@@ -4,8 +4,23 @@
  * agent (`--import`, `NODE_OPTIONS`, `--require`), CommonJS and ESM, express 4 and 5,
  * against a real PostgreSQL. One trace crosses the two processes.
  */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { pgEnv } from './fixtures/instr/run';
-import { readDir, runClient, startServer, tempDir, useAppsWithPostgres, type FileContents, type FileSpan, type Loader } from './fixtures/instr/agent';
+import {
+  cleanEnv,
+  loaderArgs,
+  readDir,
+  runClient,
+  startServer,
+  tempDir,
+  useAppsWithPostgres,
+  type FileContents,
+  type FileSpan,
+  type Loader,
+} from './fixtures/instr/agent';
+
+const FIXTURES = path.join(__dirname, 'fixtures', 'instr');
 
 const KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const;
 const PATHS = ['/users/1', '/api/items/2', '/fail', '/db-error'];
@@ -123,5 +138,32 @@ describe.each(shapes)('$entry with $loader, called by a fetch client process', (
     expect(routes).toEqual(['/api/items/:id', '/db-error', '/fail', '/shutdown', '/users/:id']);
     const fetchDurations = client.measurements.filter((m) => m.metric === 'http.client.request.duration');
     expect(fetchDurations).toHaveLength(PATHS.length + 1);
+  });
+});
+
+describe('pg-pool connection metrics under the agent', () => {
+  it('writes the pool counts observed at a collection into the file', async () => {
+    const dir = tempDir('otlp-mmap-instr-pool-');
+    const { args, env } = loaderArgs('--import');
+    const child = spawnSync(process.execPath, [...args, path.join(FIXTURES, 'pg-pool-agent.cjs')], {
+      cwd: FIXTURES,
+      env: cleanEnv({ ...pgEnv(pgServer()), ...env, OTLP_MMAP_DIR: dir, OTEL_SERVICE_NAME: 'pool-app' }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect([child.status, child.stderr]).toEqual([0, '']);
+    const db = pgServer().database;
+    const seen = readDir(dir)
+      .measurements.filter((m) => m.metric.startsWith('db.client.connection.'))
+      .map((m) => `${m.metric} ${String(m.attributes['db.client.connection.state'] ?? '-')} ${String(m.attributes['db.client.connection.pool.name'])}=${m.value}`);
+    // Two clients held, none idle, one caller waiting, max 2: as observed at the forced collection.
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        `db.client.connection.count used ${db}=2`,
+        `db.client.connection.count idle ${db}=0`,
+        `db.client.connection.pending_requests - ${db}=1`,
+        `db.client.connection.limit - ${db}=2`,
+      ]),
+    );
   });
 });

@@ -153,6 +153,110 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
   });
 });
 
+describe('pg-pool connection metrics', () => {
+  type Metrics = Recording['metrics'];
+  /** name -> "state/pool" (or "pool") -> value, of the pool metrics in one collection. */
+  function poolPoints(metrics: Metrics): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const m of metrics.filter((x) => x.name.startsWith('db.client.connection.'))) {
+      expect(m.scope).toBe('otlp-mmap/instrumentation-pg');
+      const points: Record<string, number> = {};
+      for (const p of m.points) {
+        const state = p.attributes['db.client.connection.state'];
+        points[`${state === undefined ? '' : `${String(state)}/`}${String(p.attributes['db.client.connection.pool.name'])}`] = p.sum!;
+      }
+      out[`${m.name} ${m.unit}`] = points;
+    }
+    return out;
+  }
+
+  it.each(['stock', 'agent'] as const)(
+    'reports used and idle connections, waiting callers and the limit of the live pools, added up by pool name (%s context manager)',
+    (context) => {
+      const run = runUnderHarness({ entry: 'pg-pool-metrics.cjs', impl: 'ours', env: pgEnv(server), context });
+      const db = server.database;
+      const facts = run.facts as Record<string, Metrics>;
+      // No pool has connected yet.
+      expect(poolPoints(facts.before!)).toEqual({});
+      // `pool` (max 3): three clients held, two callers waiting. `other` (max 2, a connection
+      // string to the same database, so the same pool name): one idle client after its query.
+      expect(poolPoints(facts.busy!)).toEqual({
+        'db.client.connection.count {connection}': { [`used/${db}`]: 3, [`idle/${db}`]: 1 },
+        'db.client.connection.pending_requests {request}': { [db]: 2 },
+        'db.client.connection.limit {connection}': { [db]: 5 },
+      });
+      expect(poolPoints(facts.idle!)).toEqual({
+        'db.client.connection.count {connection}': { [`used/${db}`]: 0, [`idle/${db}`]: 4 },
+        'db.client.connection.pending_requests {request}': { [db]: 0 },
+        'db.client.connection.limit {connection}': { [db]: 5 },
+      });
+    },
+  );
+
+  it('forgets ended pools, reports nothing while disabled, and moves to a new meter', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PoolMetrics } = require('../instrumentations/pg/poolMetrics') as typeof import('../instrumentations/pg/poolMetrics');
+    /** A meter that keeps its batch callbacks and runs them on `collect`. */
+    function fakeMeter() {
+      const callbacks = new Set<(result: { observe(o: unknown, v: number, a: Record<string, unknown>): void }) => void>();
+      const meter = {
+        createObservableUpDownCounter: (name: string) => ({ name }),
+        addBatchObservableCallback: (cb: never) => callbacks.add(cb),
+        removeBatchObservableCallback: (cb: never) => callbacks.delete(cb),
+        callbacks,
+        collect(): string[] {
+          const seen: string[] = [];
+          for (const cb of callbacks) {
+            cb({ observe: (o, v, a) => seen.push(`${(o as { name: string }).name} ${String(a['db.client.connection.state'] ?? '')} ${String(a['db.client.connection.pool.name'])}=${v}`) });
+          }
+          return seen.sort();
+        },
+      };
+      return meter;
+    }
+    let meter = fakeMeter();
+    let enabled = true;
+    const metrics = new PoolMetrics(() => meter as never, () => enabled);
+    const pool = { totalCount: 3, idleCount: 1, waitingCount: 2, ended: false, options: { max: 4, database: 'orders' } };
+    metrics.track(pool);
+    metrics.track(pool);
+    expect(meter.collect()).toEqual([
+      'db.client.connection.count idle orders=1',
+      'db.client.connection.count used orders=2',
+      'db.client.connection.limit  orders=4',
+      'db.client.connection.pending_requests  orders=2',
+    ]);
+    enabled = false;
+    expect(meter.collect()).toEqual([]);
+    enabled = true;
+    // A new meter (a provider set later): the instruments move at the next connect.
+    const first = meter;
+    meter = fakeMeter();
+    metrics.track(pool);
+    expect(first.callbacks.size).toBe(0);
+    expect(meter.collect()).toHaveLength(4);
+    pool.ended = true;
+    expect(meter.collect()).toEqual([]);
+  });
+
+  it('names a pool after its database, else its server address and port, else postgresql', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { poolName } = require('../instrumentations/pg/poolMetrics') as typeof import('../instrumentations/pg/poolMetrics');
+    const noEnv = {};
+    expect(poolName({ database: 'orders', host: 'db', port: 5433 }, noEnv)).toBe('orders');
+    expect(poolName({ connectionString: 'postgresql://app:secret@db.internal:6432/sales%20eu?ssl=true' }, noEnv)).toBe('sales eu');
+    // No database given: pg's default is the user name.
+    expect(poolName({ connectionString: 'postgres://reporter@db.internal:6432' }, noEnv)).toBe('reporter');
+    expect(poolName({ user: 'app' }, { PGDATABASE: 'fromenv' })).toBe('fromenv');
+    expect(poolName({}, { PGUSER: 'envuser' })).toBe('envuser');
+    // Nothing names a database: the address, with the port (an IPv6 address in brackets).
+    expect(poolName({ host: 'db.internal', port: 5433 }, noEnv)).toBe('db.internal:5433');
+    expect(poolName({ host: '::1' }, { PGPORT: '5432' })).toBe('[::1]:5432');
+    expect(poolName({ connectionString: 'not a url' }, { PGHOST: '/var/run/postgresql' })).toBe('/var/run/postgresql');
+    expect(poolName(undefined, noEnv)).toBe('postgresql');
+  });
+});
+
 describe('statement summaries (span names)', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { summarizeStatement, SUMMARY_CACHE_SIZE } = require('../instrumentations/pg/sql') as typeof import('../instrumentations/pg/sql');

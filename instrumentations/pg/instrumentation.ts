@@ -4,6 +4,7 @@
  * `Pool#query` goes through `Client#query`, so it gives one span, not two.
  * `Client#connect` and `Pool#connect` callbacks are bound to the caller's context:
  * otherwise a pooled query would start in whatever context released the client.
+ * `Pool#connect` also makes the pool known to the connection metrics (poolMetrics.ts).
  */
 import * as api from '@opentelemetry/api';
 import { isWrapped, PackageInstrumentation, unwrapMethod, wrapMethod } from '../common/packageInstrumentation';
@@ -11,6 +12,7 @@ import { activeContext, applyInContext, bindTo } from '../common/context';
 import { moduleObject } from '../common/exports';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
+import { PoolMetrics } from './poolMetrics';
 import { PgTelemetry, type ConnectionInfo, type QueryOperation } from './telemetry';
 
 // Read once: in the agent's bundle every read of an imported name is a re-export getter call.
@@ -95,6 +97,12 @@ export class PgInstrumentation extends PackageInstrumentation {
     () => this.meter,
   );
 
+  /** The pools' connection metrics, read at each collection (see poolMetrics.ts). */
+  private readonly poolMetrics = new PoolMetrics(
+    () => this.meter,
+    () => this.isEnabled(),
+  );
+
   constructor() {
     super('pg', `${SCOPE_PREFIX}pg`, INSTRUMENTATION_VERSION);
   }
@@ -120,7 +128,7 @@ export class PgInstrumentation extends PackageInstrumentation {
     }
     const pool = pg.Pool?.prototype;
     if (pool && typeof pool.connect === 'function' && !isWrapped(pool.connect)) {
-      wrapMethod(pool as { connect: AnyFunction }, 'connect', (original) => this.contextKeepingConnect(original));
+      wrapMethod(pool as { connect: AnyFunction }, 'connect', (original) => this.poolConnect(original));
     }
     return moduleExports;
   }
@@ -143,6 +151,26 @@ export class PgInstrumentation extends PackageInstrumentation {
           bindCallbackArg(args);
         } catch (err) {
           diag.debug('otlp-mmap: pg connect callback not bound', err);
+        }
+      }
+      return original.apply(this, args);
+    };
+  }
+
+  /**
+   * `Pool#connect` (which `Pool#query` goes through too): the pool is remembered for its
+   * connection metrics, and a callback is called back in the caller's context.
+   */
+  private poolConnect(original: AnyFunction): AnyFunction {
+    const instrumentation = this;
+    const poolMetrics = this.poolMetrics;
+    return function connect(this: unknown, ...args: unknown[]): unknown {
+      if (instrumentation.isEnabled()) {
+        try {
+          bindCallbackArg(args);
+          poolMetrics.track(this);
+        } catch (err) {
+          diag.debug('otlp-mmap: pg pool connect not instrumented', err);
         }
       }
       return original.apply(this, args);
