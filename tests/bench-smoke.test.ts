@@ -291,6 +291,30 @@ describe('benchmark suite (smoke)', () => {
     expect(s.agentSites.some((x: { site: string }) => /dist\/agent\//.test(x.site))).toBe(true);
   });
 
+  test('context calls: the preload counts the agent context manager\'s calls per request', async () => {
+    const stderr = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', path.join(ROOT, 'register.mjs'), '--require', path.join(ROOT, 'bench', 'apps', 'context-calls.cjs'), path.join(ROOT, 'bench', 'apps', 'inprocess-app.js'), '200'],
+        {
+          cwd: ROOT,
+          env: { ...process.env, INPROCESS_WARMUP: '100', INPROCESS_PASSES: '1', OTLP_MMAP_DIR: path.join(resultsDir, 'mmap'), OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' },
+          timeout: 120_000,
+        },
+        (err, _stdout, errOut) => (err ? reject(err) : resolve(errOut)),
+      );
+    });
+    const line = stderr.split('\n').find((l) => l.startsWith('{"contextCallsPerRequest"'));
+    expect(line).toBeDefined();
+    const { contextCallsPerRequest: calls, requests } = JSON.parse(line!) as { contextCallsPerRequest: Record<string, number>; requests: number };
+    expect(requests).toBe(300);
+    // Every request binds its request and response, and its express layers run through call3.
+    expect(calls.bind).toBeGreaterThanOrEqual(0.9);
+    expect(calls.bindObserved).toBeGreaterThanOrEqual(0.9);
+    expect(calls.call3).toBeGreaterThanOrEqual(1);
+    expect(calls.active).toBeGreaterThan(0);
+  });
+
   test('heap snapshots: the in-process app writes one on request, and the summary counts what the agent keeps', async () => {
     const snap = (name: string, nodeArgs: string[]): Promise<string> =>
       new Promise((resolve, reject) => {

@@ -128,7 +128,7 @@ export class PgInstrumentation extends PackageInstrumentation {
     }
     const pool = pg.Pool?.prototype;
     if (pool && typeof pool.connect === 'function' && !isWrapped(pool.connect)) {
-      wrapMethod(pool as { connect: AnyFunction }, 'connect', (original) => this.poolConnect(original));
+      wrapMethod(pool as { connect: AnyFunction }, 'connect', (original) => this.contextKeepingConnect(original, this.poolMetrics));
     }
     return moduleExports;
   }
@@ -142,35 +142,20 @@ export class PgInstrumentation extends PackageInstrumentation {
     if (pool) unwrapMethod(pool, 'connect');
   }
 
-  /** `connect(callback)` calls back in the caller's context; the promise form already does. */
-  private contextKeepingConnect(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
-    return function connect(this: unknown, ...args: unknown[]): unknown {
-      if (instrumentation.isEnabled()) {
-        try {
-          bindCallbackArg(args);
-        } catch (err) {
-          diag.debug('otlp-mmap: pg connect callback not bound', err);
-        }
-      }
-      return original.apply(this, args);
-    };
-  }
-
   /**
-   * `Pool#connect` (which `Pool#query` goes through too): the pool is remembered for its
-   * connection metrics, and a callback is called back in the caller's context.
+   * `connect(callback)` calls back in the caller's context; the promise form already does. With
+   * `poolMetrics` (`Pool#connect`, which `Pool#query` goes through too), the pool is also
+   * remembered for its connection metrics.
    */
-  private poolConnect(original: AnyFunction): AnyFunction {
+  private contextKeepingConnect(original: AnyFunction, poolMetrics?: PoolMetrics): AnyFunction {
     const instrumentation = this;
-    const poolMetrics = this.poolMetrics;
     return function connect(this: unknown, ...args: unknown[]): unknown {
       if (instrumentation.isEnabled()) {
         try {
           bindCallbackArg(args);
-          poolMetrics.track(this);
+          poolMetrics?.track(this);
         } catch (err) {
-          diag.debug('otlp-mmap: pg pool connect not instrumented', err);
+          diag.debug('otlp-mmap: pg connect not instrumented', err);
         }
       }
       return original.apply(this, args);
