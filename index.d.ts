@@ -25,7 +25,11 @@ export type AttributeValue =
   | Uint8Array
   | Array<string | boolean | number | bigint | Uint8Array | null | undefined>;
 
-/** Attributes: keys are interned as dictionary strings. `undefined`/`null` values are skipped. */
+/**
+ * Attributes: keys are interned as dictionary strings. `undefined`/`null` values are skipped. A
+ * frozen object of plain data properties is encoded once and then named by an id (see
+ * {@link RecorderStats.attributeSets}): freeze an object you pass again and again.
+ */
 export type Attributes = Record<string, AttributeValue | null | undefined>;
 
 /** An OTLP `AnyValue` (used for log bodies): string, number, boolean, bytes, arrays and maps of these. */
@@ -130,6 +134,11 @@ export interface RecorderStats {
   dictionary: { bytes: number; entries: number };
   /** Attribute values truncated to fit a slot. */
   truncated: number;
+  /**
+   * Frozen attribute objects the recorder now names by a registered id instead of encoding them
+   * (at most 4096 at a time; a set is freed when its object is garbage-collected).
+   */
+  attributeSets: number;
 }
 
 /** A writer for one otlp-mmap v1 file. Methods throw `TypeError`/`RangeError` for bad arguments, naming the argument and the value; a bad call writes nothing. */
@@ -143,6 +152,12 @@ export interface Recorder {
   createMetricStream(scopeRef: Ref, name: string, description: string, unit: string, aggregation: Aggregation, options?: MetricStreamOptions): Ref;
   recordMeasurement(metricRef: Ref, attributes: Attributes | null | undefined, timeUnixNano: TimeNs, value: number | bigint, spanContext?: SpanContextLike | null): void;
   recordEvent(scopeRef: Ref, spanContext: SpanContextLike | null | undefined, eventNameRef: Ref, timeUnixNano: TimeNs, attributes?: Attributes | null, extra?: EventExtra | null): void;
+  /**
+   * Starts a span. `moreAttributes`, when given, are written after `attributes` as one list: a
+   * frozen object reused across calls (say, a connection's attributes) can then be one part and
+   * the call's own attributes the other. Keys should not repeat between the two; where one does,
+   * the collector keeps the value in `moreAttributes`.
+   */
   recordSpanStart(
     scopeRef: Ref,
     traceId: Id,
@@ -153,6 +168,7 @@ export interface Recorder {
     kind: SpanKindNumber,
     startTimeUnixNano: TimeNs,
     attributes?: Attributes | null,
+    moreAttributes?: Attributes | null,
   ): void;
   /**
    * Ends a span. `name` and `attributes`, when given, are the span's final name and its attributes

@@ -261,6 +261,8 @@ function nameWords(buf, start, end) {
 
 /** In an attribute list's count slot: "registered set", its u32 id follows (see `_attributes`). */
 const SET_MARKER = 0xffffffff;
+// In place of a count: two lists follow (each a count or a set marker), written as one.
+const PARTS_MARKER = 0xfffffffe;
 
 /** The call buffer's first size; it only grows, so a call's first 64 bytes never need `_ensure`. */
 const INITIAL_CALL_BUFFER = 64 * 1024;
@@ -364,6 +366,17 @@ class RecorderImpl {
     // object's keys and values cannot change, so it is encoded once (in JS and natively) and
     // named by its id after that; null for objects that are encoded every time.
     this._frozen = new WeakMap();
+    // When a registered object is collected, its set's place is freed for another (the native
+    // side holds at most 4096). The callback keeps the native binding and handle, not the
+    // recorder; after close() the sets are gone and freeing one does nothing.
+    const handle = this._h;
+    this._setsOwned = new FinalizationRegistry((id) => {
+      try {
+        native.recAttrSetFree(handle, id);
+      } catch {
+        // Nothing to report: the set is freed, or went with the recorder.
+      }
+    });
     // Span names -> their UTF-8 bytes as 32-bit words (see `_name`).
     this._names = new Map();
     // The scope and metric refs that passed their check last: a hot-path call naming the same one
@@ -703,6 +716,7 @@ class RecorderImpl {
     if (shallow && this._npending === pendingBefore && !this._whole && cached === undefined && Object.isFrozen(attrs)) {
       const id = readsTheSame(attrs) ? this._n.recAttrSet(this._h, at, pos) : -1;
       this._frozen.set(attrs, id >= 0 ? id : null);
+      if (id >= 0) this._setsOwned.register(attrs, id);
     }
   }
   _ref(r, kind, arg, what) {
@@ -927,7 +941,20 @@ class RecorderImpl {
     return true;
   }
 
-  recordSpanStart(scopeRef, traceId, spanId, parentSpanId, flags, name, kind, startTimeUnixNano, attributes) {
+  /** A span start's attributes: one object, or two written as one list (see index.d.ts). */
+  _startAttributes(attributes, moreAttributes) {
+    if (moreAttributes === undefined || moreAttributes === null) {
+      this._attributes(attributes, 'attributes');
+      return;
+    }
+    this._ensure(4);
+    this._dv.setUint32(this._pos, PARTS_MARKER, true);
+    this._pos += 4;
+    this._attributes(attributes, 'attributes');
+    this._attributes(moreAttributes, 'moreAttributes');
+  }
+
+  recordSpanStart(scopeRef, traceId, spanId, parentSpanId, flags, name, kind, startTimeUnixNano, attributes, moreAttributes) {
     this._begin();
     const noParent = parentSpanId === null || parentSpanId === undefined;
     if (
@@ -955,7 +982,7 @@ class RecorderImpl {
       dv.setFloat64(47, 0, true);
       this._pos = 55;
       this._name(name);
-      this._attributes(attributes, 'attributes');
+      this._startAttributes(attributes, moreAttributes);
       this._resolvePending();
       this._b.spanStart();
       return;
@@ -976,7 +1003,7 @@ class RecorderImpl {
     this._time(startTimeUnixNano, 'startTimeUnixNano');
     if (typeof name !== 'string') throw new TypeError(`name must be a string, got ${describe(name)}`);
     this._name(name);
-    this._attributes(attributes, 'attributes');
+    this._startAttributes(attributes, moreAttributes);
     this._resolvePending();
     this._b.spanStart();
   }
@@ -1091,6 +1118,7 @@ class RecorderImpl {
       dictionary: { bytes: s[6], entries: s[7] },
       truncated: s[8],
       startTimeUnixNano: BigInt(s[9]),
+      attributeSets: s[10],
     };
   }
 

@@ -29,6 +29,7 @@ import type { SpanLimits } from './config';
 import { hexOf, IdGenerator } from './ids';
 import { reportOnce } from './log';
 import { activeContext } from '../instrumentations/common/context';
+import { START_SPAN_PARTS, type PartsTracer } from '../instrumentations/common/spanParts';
 import type { Sampler } from './sampler';
 import { toNanos } from './time';
 
@@ -42,6 +43,7 @@ const FLAG_IS_REMOTE = 0x200;
 const SAMPLED = 1;
 /** What the sampler is told of a local parent (a recording span, so sampled). */
 const SAMPLED_PARENT = Object.freeze({ traceFlags: SAMPLED });
+const NO_OPTIONS: SpanOptions = Object.freeze({});
 
 /** A span that is not recorded: the API's non-recording span with these ids. */
 function unrecorded(traceId: Id, spanId: Uint8Array, traceFlags: number, traceState: SpanContext['traceState']): ApiSpan {
@@ -123,6 +125,8 @@ export class RecordingSpan implements ApiSpan {
     readonly recSpanId: Uint8Array,
     name: string,
     private readonly startAttributes: Attributes | undefined,
+    /** The second part of the start's attributes, if it came in two (see `START_SPAN_PARTS`). */
+    private readonly moreStartAttributes: Attributes | undefined,
     attributeCount: number,
     linkCount: number,
     /** The trace state inherited from the parent, if any. */
@@ -168,7 +172,8 @@ export class RecordingSpan implements ApiSpan {
     let pending = this.pending;
     const known =
       (pending !== undefined && key in pending) ||
-      (this.startAttributes !== undefined && this.startAttributes[key] !== undefined);
+      (this.startAttributes !== undefined && this.startAttributes[key] !== undefined) ||
+      (this.moreStartAttributes !== undefined && this.moreStartAttributes[key] !== undefined);
     if (!known) {
       if (this.attributeCount >= limits.attributeCountLimit) return this;
       this.attributeCount++;
@@ -292,7 +297,7 @@ export class RecordingSpan implements ApiSpan {
 }
 
 /** One tracer: one instrumentation scope in the file. */
-export class Tracer implements ApiTracer {
+export class Tracer implements ApiTracer, PartsTracer {
   /** @internal */
   constructor(
     readonly shared: TraceShared,
@@ -300,12 +305,20 @@ export class Tracer implements ApiTracer {
   ) {}
 
   startSpan(name: string, options?: SpanOptions, ctx?: Context): ApiSpan {
+    return this.open(name, options ?? NO_OPTIONS, undefined, ctx);
+  }
+
+  /** @internal A start whose attributes come in two parts (see instrumentations/common/spanParts.ts). */
+  [START_SPAN_PARTS](name: string, kind: api.SpanKind, own: ApiAttributes, shared: ApiAttributes, ctx: Context): ApiSpan {
+    return this.open(name, { kind, attributes: own }, shared, ctx);
+  }
+
+  private open(name: string, opts: SpanOptions, moreAttributes: ApiAttributes | undefined, ctx: Context | undefined): ApiSpan {
     const shared = this.shared;
     let recTraceId: Id | undefined;
     let recSpanId: Uint8Array | undefined;
     let traceState: SpanContext['traceState'];
     try {
-      const opts = options ?? {};
       // Our own parent span hands over its id bytes (no hex is made for it); a remote or foreign
       // parent's hex goes to the recorder as it is.
       let parentSpan: RecordingSpan | undefined;
@@ -345,6 +358,13 @@ export class Tracer implements ApiTracer {
       const parentId: Id | null = parentSpan !== undefined ? parentSpan.recSpanId : parent !== undefined ? parent.spanId : null;
       const limits = shared.limits;
       const limited = applyLimits(opts.attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit);
+      let more: Attributes | undefined;
+      let attributeCount = limited.count;
+      if (moreAttributes !== undefined) {
+        const second = applyLimits(moreAttributes, limits.attributeCountLimit - attributeCount, limits.attributeValueLengthLimit);
+        more = second.attributes;
+        attributeCount += second.count;
+      }
       const spanName = typeof name === 'string' ? name : String(name);
       const flags = SAMPLED | FLAG_HAS_IS_REMOTE | (parent !== undefined && parent.isRemote ? FLAG_IS_REMOTE : 0);
       const kind = (typeof opts.kind === 'number' && opts.kind >= 0 && opts.kind <= 4 ? opts.kind + 1 : 1) as SpanKindNumber;
@@ -358,6 +378,7 @@ export class Tracer implements ApiTracer {
         kind,
         toNanos(opts.startTime),
         limited.attributes,
+        more,
       );
       let linkCount = 0;
       if (opts.links !== undefined && opts.links.length > 0) {
@@ -371,7 +392,7 @@ export class Tracer implements ApiTracer {
           }
         }
       }
-      return new RecordingSpan(this, recTraceId, recSpanId, spanName, limited.attributes, limited.count, linkCount, traceState);
+      return new RecordingSpan(this, recTraceId, recSpanId, spanName, limited.attributes, more, attributeCount, linkCount, traceState);
     } catch (e) {
       reportOnce('startSpan', e);
       if (recTraceId !== undefined && recSpanId !== undefined) return unrecorded(recTraceId, recSpanId, 0, traceState);

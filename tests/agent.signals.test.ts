@@ -102,6 +102,13 @@ describe('traces', () => {
     expect(file.events.messages.map((m) => m.message.eventName)).toEqual(['e0', 'e1']);
   });
 
+  test('a start in two parts (the http server span) keeps both, under one count limit', async () => {
+    const file = await runAction('parts', { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '5' });
+    const spans = assembleSpans(file);
+    expect(spanNamed(spans, 'limited').attributes).toEqual({ a: 1n, b: 2n, c: 30n, d: 4n, e: 5n });
+    for (const i of [0, 1]) expect(spanNamed(spans, `again-${i}`).attributes).toEqual({ i: BigInt(i), c: 3n, d: 4n, e: 5n, f: 6n });
+  });
+
   test('with the always_off sampler nothing is written to the spans or events rings', async () => {
     const file = await runAction('manual', { OTEL_TRACES_SAMPLER: 'always_off' });
     expect(file.spans.header.writerIndex).toBe(-1);

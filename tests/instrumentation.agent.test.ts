@@ -167,3 +167,40 @@ describe('pg-pool connection metrics under the agent', () => {
     );
   });
 });
+
+describe("http server spans' connection attributes under the agent (keep-alive connections)", () => {
+  it('gives each request the attributes of its own headers and connection, reused or changed', () => {
+    const dir = tempDir('otlp-mmap-instr-conn-');
+    const { args, env } = loaderArgs('--import');
+    const child = spawnSync(process.execPath, [...args, path.join(FIXTURES, 'http-connections-agent.cjs')], {
+      cwd: FIXTURES,
+      env: cleanEnv({ ...env, OTLP_MMAP_DIR: dir, OTEL_SERVICE_NAME: 'conn-app' }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect([child.status, child.stderr]).toEqual([0, '']);
+    const { port, a, b } = JSON.parse(child.stdout) as { port: number; a: number; b: number };
+    const byPath = new Map(readDir(dir).spans.filter((s) => s.kind === KIND.SERVER).map((s) => [String(s.attributes['url.path']), s.attributes]));
+    const peer = (p: number): Record<string, unknown> => ({ 'network.peer.address': '127.0.0.1', 'network.peer.port': p, 'network.protocol.version': '1.1', 'url.scheme': 'http' });
+    const local = { 'server.address': 'localhost', 'server.port': port, 'client.address': '127.0.0.1' };
+    const expected: Record<string, Record<string, unknown>> = {
+      '/a/1': { ...peer(a), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+      '/a/2': { ...peer(a), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+      '/a/3': { ...peer(a), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'POST' },
+      '/a/4': { ...peer(a), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+      '/a/5': { ...peer(a), ...local, 'user_agent.original': 'ua-2', 'http.request.method': 'GET' },
+      '/a/6': { ...peer(a), ...local, 'client.address': '10.0.0.7', 'user_agent.original': 'ua-2', 'http.request.method': 'GET' },
+      '/a/7': { ...peer(a), ...local, 'client.address': '10.0.0.7', 'user_agent.original': 'ua-2', 'http.request.method': 'GET', 'url.query': 'q=1' },
+      '/a/8': { ...peer(a), 'server.address': 'example.com', 'server.port': 81, 'client.address': '127.0.0.1', 'user_agent.original': 'ua-2', 'http.request.method': 'GET' },
+      '/a/9': { ...peer(a), 'server.address': 'shop.example', 'server.port': 80, 'client.address': '192.0.2.60', 'user_agent.original': 'ua-2', 'http.request.method': 'GET' },
+      '/a/10': { ...peer(a), 'server.address': 'example.com', 'server.port': 81, 'client.address': '127.0.0.1', 'http.request.method': 'GET' },
+      '/b/1': { ...peer(b), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+      '/b/2': { ...peer(b), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+      '/b/3': { ...peer(b), ...local, 'user_agent.original': 'ua-1', 'http.request.method': 'GET' },
+    };
+    expect([...byPath.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [p, want] of Object.entries(expected)) {
+      expect([p, byPath.get(p)]).toEqual([p, { ...want, 'url.path': p, 'http.response.status_code': 200 }]);
+    }
+  });
+});

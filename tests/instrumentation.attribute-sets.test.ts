@@ -4,7 +4,8 @@
 // use and names it by id after that, so reusing the object is what makes the measurement cheap;
 // these tests pin down that reuse.
 import { AttributeSets } from '../instrumentations/common/attributeSets';
-import { rememberedRouteNames, routeSpanName } from '../instrumentations/http/server';
+import type { IncomingMessage } from 'node:http';
+import { connectionAttributes, rememberedRouteNames, routeSpanName } from '../instrumentations/http/server';
 
 const KEYS = ['http.request.method', 'url.scheme', 'network.protocol.version', 'http.response.status_code', 'error.type', 'http.route'];
 
@@ -87,5 +88,59 @@ describe('routeSpanName', () => {
     // Another method has its own room.
     expect(routeSpanName('DELETE', '/r1099')).toBe('DELETE /r1099');
     expect(rememberedRouteNames('DELETE')).toBe(1);
+  });
+});
+
+describe("connectionAttributes (a keep-alive connection's part of its server spans' attributes)", () => {
+  /** A request as the server sees it: its headers (fresh strings each time, as the parser makes them) and socket. */
+  function request(socket: object | null, headers: Record<string, string>): IncomingMessage {
+    const fresh = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [...v].join('')]));
+    return { headers: fresh, socket } as unknown as IncomingMessage;
+  }
+  const call = (req: IncomingMessage, version = '1.1', scheme: 'http' | 'https' = 'http'): object => connectionAttributes(req, req.headers, version, scheme);
+
+  test('one object while the values repeat, frozen from the second request on; a new one when any changes', () => {
+    const socket = { remoteAddress: '10.1.2.3', remotePort: 50000 };
+    const headers = { host: 'shop:8080', 'user-agent': 'ua', 'x-forwarded-for': '1.2.3.4', 'x-forwarded-host': 'front', forwarded: 'proto=http' };
+    const first = call(request(socket, headers));
+    expect(Object.isFrozen(first)).toBe(false);
+    expect(first).toEqual({
+      'url.scheme': 'http',
+      'server.address': 'front',
+      'server.port': 80,
+      'client.address': '1.2.3.4',
+      'network.peer.address': '10.1.2.3',
+      'network.peer.port': 50000,
+      'network.protocol.version': '1.1',
+      'user_agent.original': 'ua',
+    });
+    const second = call(request(socket, headers));
+    expect(second).toBe(first);
+    expect(Object.isFrozen(second)).toBe(true);
+    expect(call(request(socket, headers))).toBe(first);
+    // Each value the attributes come from, changed alone, makes a new object.
+    const changed = [
+      call(request(socket, { ...headers, host: 'other:8080' }), '1.1'),
+      call(request(socket, { ...headers, 'user-agent': 'ua2' })),
+      call(request(socket, { ...headers, 'x-forwarded-for': '5.6.7.8' })),
+      call(request(socket, { ...headers, 'x-forwarded-host': 'front2' })),
+      call(request(socket, { ...headers, forwarded: 'for=9.9.9.9' })),
+      call(request(socket, headers), '1.0'),
+      call(request(socket, headers), '1.1', 'https'),
+    ];
+    for (const c of changed) expect(c).not.toBe(first);
+    expect(changed[2]).toMatchObject({ 'client.address': '5.6.7.8' });
+    expect(changed[4]).toMatchObject({ 'client.address': '9.9.9.9' });
+    expect(changed[5]).toMatchObject({ 'network.protocol.version': '1.0' });
+    expect(changed[6]).toMatchObject({ 'url.scheme': 'https', 'server.port': 443 });
+    // The connection now remembers the last: back to the first values is another new object.
+    const again = call(request(socket, headers));
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // Another connection never shares it; a request without a socket gets a new object each time.
+    expect(call(request({ remoteAddress: '10.1.2.3', remotePort: 50001 }, headers))).not.toBe(again);
+    const loose = [call(request(null, headers)), call(request(null, headers))];
+    expect(loose[0]).not.toBe(loose[1]);
+    expect(loose[0]).not.toHaveProperty('network.peer.address');
   });
 });

@@ -432,6 +432,95 @@ describe('the recorder writes exactly the fields it was given', () => {
       expect(startAttributes(path)).toEqual(Array(5).fill({ g: 'v' }));
     });
 
+    test('a span start in two parts (moreAttributes) writes both as one list, frozen or not, on either path', () => {
+      const { rec, path } = fresh();
+      const scope = scopeOf(rec);
+      const conn = Object.freeze({ 'server.address': 'example.com', 'server.port': 8080, 'new.key': true });
+      const other = Object.freeze({ 'network.peer.port': 40000 });
+      const per = (i: number): Attributes => ({ 'url.path': `/p/${i}`, 'http.request.method': 'GET' });
+      const calls: [Attributes | null | undefined, Attributes | null | undefined][] = [
+        [conn, per(0)], // first use of conn: encoded, then registered
+        [conn, per(1)], // named by its set, then the list
+        [per(2), conn], // a set as the second part
+        [conn, other], // two sets
+        [per(3), { extra: 'e' }], // two lists
+        [null, per(4)],
+        [per(5), null], // no second part: one list, as before
+        [undefined, undefined],
+      ];
+      // Id bytes and no time take the hot path; hex ids and a time the general one.
+      for (const [a, b] of calls) rec.recordSpanStart(scope, TRACE, SPAN, PARENT, 0x101, 's', 2, undefined, a, b);
+      for (const [a, b] of calls) rec.recordSpanStart(scope, toHex(TRACE), toHex(SPAN), toHex(PARENT), 0x101, 's', 2, T1, a, b);
+      expect(rec.stats().attributeSets).toBe(2);
+      rec.close();
+      const lists: string[][] = [];
+      for (const m of read(path).spans.messages) {
+        if (m.message.event.type !== 'start') throw new Error('not a start');
+        lists.push(m.message.event.attributes.map((kv) => `${kv.key}=${String(Object.values(kv.value ?? {})[0])}`));
+      }
+      const c = ['server.address=example.com', 'server.port=8080', 'new.key=true'];
+      const p = (i: number): string[] => [`url.path=/p/${i}`, 'http.request.method=GET'];
+      const expected = [[...c, ...p(0)], [...c, ...p(1)], [...p(2), ...c], [...c, 'network.peer.port=40000'], [...p(3), 'extra=e'], p(4), p(5), []];
+      expect(lists).toEqual([...expected, ...expected]);
+    });
+
+    test('a bad second part is refused, naming moreAttributes, and writes nothing', () => {
+      const { rec, path } = fresh();
+      const scope = scopeOf(rec);
+      for (const [bad, got] of [['x', '"x"'], [3, 'number 3'], [[1], 'array of 1']] as const) {
+        expect(() => rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, undefined, { a: 1 }, bad as unknown as Attributes)).toThrow(
+          new TypeError(`moreAttributes must be a plain object of attributes, got ${got}`),
+        );
+      }
+      rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 'ok', 1, undefined, { a: 1 }, { b: 2 });
+      rec.close();
+      expect(read(path).spans.messages).toHaveLength(1);
+    });
+
+    test("a frozen object's set is freed when the object is garbage-collected, and its place taken by another", async () => {
+      // gc() for this test only (jest runs without --expose-gc).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('node:v8').setFlagsFromString('--expose-gc');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const gc = require('node:vm').runInNewContext('gc') as () => void;
+      const p = tmp.file(`sets-gc-${counter++}.mmap`);
+      const rec = openRecorder(p, { spans: { slots: 16384, slotSize: 256 } });
+      const scope = scopeOf(rec);
+      const kept = Object.freeze({ kept: 'yes' });
+      const use = (o: Attributes): void => rec.recordSpanStart(scope, TRACE, SPAN, null, 0, 's', 1, T1, o);
+      // Keys are interned first, so that each frozen object registers at its first use.
+      use({ kept: 'no', round: -1, i: -1, last: -1 });
+      use(kept);
+      // More objects over time than the 4096 sets the native side holds at once.
+      const collected = async (): Promise<void> => {
+        for (let tries = 0; tries < 50 && rec.stats().attributeSets > 1; tries++) {
+          gc();
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      for (let round = 0; round < 3; round++) {
+        (() => {
+          for (let i = 0; i < 2500; i++) use(Object.freeze({ round, i }));
+        })();
+        expect(rec.stats().attributeSets).toBe(2501);
+        await collected();
+        expect(rec.stats().attributeSets).toBe(1);
+      }
+      // The set that stayed reachable still names its attributes, and a new object registers.
+      use(kept);
+      const last = Object.freeze({ last: 1 });
+      use(last);
+      expect(rec.stats().attributeSets).toBe(2);
+      rec.close();
+      const starts = read(p).spans.messages.map((m) => (m.message.event.type === 'start' ? attributesObject(m.message.event.attributes) : null));
+      expect(starts).toHaveLength(2 + 3 * 2500 + 2);
+      expect(starts[1]).toEqual({ kept: 'yes' });
+      for (let round = 0; round < 3; round++) {
+        for (const i of [0, 1234, 2499]) expect(starts[2 + round * 2500 + i]).toEqual({ round: BigInt(round), i: BigInt(i) });
+      }
+      expect(starts.slice(-2)).toEqual([{ kept: 'yes' }, { last: 1n }]);
+    });
+
     test('a long string in a frozen object is cut to the slot every time, and a resource keeps it whole', () => {
       const p = tmp.file(`f${counter++}.mmap`);
       const rec = openRecorder(p, { slots: 64, slotSize: 256 });

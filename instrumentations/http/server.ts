@@ -8,7 +8,9 @@
  *
  * Per request this allocates the span, one attribute object per signal and one state object (also
  * the RPC metadata that frameworks report the route to, {@link ServerRequestInfo}), and parses the
- * request target with string operations (no `URL` object in the common origin-form case). With the
+ * request target with string operations (no `URL` object in the common origin-form case). The
+ * span's attributes that come from the connection are made once per keep-alive connection (see
+ * {@link ConnectionAttributes}). With the
  * agent's context manager, the response's bound emit tells the state of 'finish', 'close' and
  * 'error'; otherwise two shared listeners are added to the response.
  */
@@ -21,6 +23,7 @@ import { bindTo, call3InContext, EMPTY_CONTEXT, fastContext, type EmitObserver }
 import { AttributeSets } from '../common/attributeSets';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
+import { startSpanParts } from '../common/spanParts';
 import { reportOnce } from './report';
 import { HttpTelemetry } from './telemetry';
 import {
@@ -308,7 +311,8 @@ export class HttpServerTelemetry extends HttpTelemetry {
     const headers = req.headers;
     const rawMethod = req.method ?? 'GET';
     const method = normalizeMethod(rawMethod, this.knownMethods);
-    const attributes: Attributes = { [HTTP_REQUEST_METHOD]: method, [URL_SCHEME]: scheme };
+    // The request's own attributes; the rest come from the connection (below).
+    const attributes: Attributes = { [HTTP_REQUEST_METHOD]: method };
     if (method !== rawMethod) attributes[HTTP_REQUEST_METHOD_ORIGINAL] = rawMethod;
 
     // url.path and url.query from the request target (origin-form "/p?q" nearly always).
@@ -331,48 +335,13 @@ export class HttpServerTelemetry extends HttpTelemetry {
     if (path !== undefined) attributes[URL_PATH] = path;
     if (query.length > 0) attributes[URL_QUERY] = redactQuery(query);
 
-    // server.address/port: Forwarded host=, X-Forwarded-Host, then Host.
-    const forwarded = firstHeader(headers.forwarded);
-    const hostValue =
-      (forwarded !== undefined ? forwardedParam(forwarded, 'host') : undefined) ??
-      firstHeader(headers['x-forwarded-host']) ??
-      headers.host;
-    if (hostValue !== undefined) {
-      const host = parseHost(hostValue);
-      if (host !== undefined) {
-        attributes[SERVER_ADDRESS] = host.host;
-        attributes[SERVER_PORT] = host.port ?? (scheme === 'https' ? 443 : 80);
-      }
-    }
-
-    // client.address: Forwarded for=, X-Forwarded-For (first), then the peer.
-    const socket = req.socket;
-    const peer = socket?.remoteAddress;
-    let client: string | undefined = forwarded !== undefined ? forwardedParam(forwarded, 'for') : undefined;
-    if (client === undefined) {
-      const xff = firstHeader(headers['x-forwarded-for']);
-      if (xff !== undefined) {
-        const first = xff.split(',', 1)[0]!.trim();
-        if (first.length > 0) client = first;
-      }
-    }
-    if (client !== undefined) attributes[CLIENT_ADDRESS] = stripPort(client);
-    else if (peer !== undefined) attributes[CLIENT_ADDRESS] = peer;
-    if (peer !== undefined) {
-      attributes[NETWORK_PEER_ADDRESS] = peer;
-      const port = socket.remotePort;
-      if (port !== undefined) attributes[NETWORK_PEER_PORT] = port;
-    }
     const version = req.httpVersion;
-    if (version) attributes[NETWORK_PROTOCOL_VERSION] = version;
-    const userAgent = headers['user-agent'];
-    if (userAgent !== undefined) attributes[USER_AGENT_ORIGINAL] = userAgent;
-
+    const connection = connectionAttributes(req, headers, version, scheme);
     const startedAt = performance.now();
     // A fresh context per request (not the active one), as cheap to derive from as possible.
     const parent = propagation.extract(EMPTY_CONTEXT, headers);
     const spanName = spanNameFor(method);
-    const span = this.tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = startSpanParts(this.tracer, spanName, SpanKind.SERVER, attributes, connection, parent);
     const state = new ServerRequest(this, span, res, spanName, method, scheme, version || undefined, startedAt);
     const ctx = setRPCMetadata(trace.setSpan(parent, span), state);
     state.context = ctx;
@@ -389,4 +358,94 @@ export class HttpServerTelemetry extends HttpTelemetry {
     }
     return state;
   }
+}
+
+const kConnection = Symbol('otlp-mmap.http.connection');
+
+/**
+ * A connection's part of its server spans' attributes, and the request values it was made from.
+ * Keep-alive requests on a connection nearly always send the same Host, User-Agent and forwarding
+ * headers: while they do, the requests share this object, frozen from the second request on, so
+ * that the recorder encodes it once and names it by a registered set after that (it frees the set
+ * when the object is collected with its socket). A request whose values differ makes a new one.
+ */
+class ConnectionAttributes {
+  /** Requests that used this object. */
+  uses = 1;
+  constructor(
+    readonly forwarded: unknown,
+    readonly forwardedHost: unknown,
+    readonly host: unknown,
+    readonly forwardedFor: unknown,
+    readonly userAgent: unknown,
+    readonly version: string,
+    readonly scheme: string,
+    public attributes: Attributes,
+  ) {}
+}
+
+type TrackedSocket = NonNullable<IncomingMessage['socket']> & { [kConnection]?: ConnectionAttributes };
+
+/**
+ * The server span's attributes that come from the connection and the headers a keep-alive
+ * connection repeats: url.scheme, server.address and server.port, client.address,
+ * network.peer.address and network.peer.port, network.protocol.version, user_agent.original.
+ * The same object (frozen) while a connection's requests send the same values.
+ * @internal Exported for tests.
+ */
+export function connectionAttributes(req: IncomingMessage, headers: IncomingMessage['headers'], version: string, scheme: 'http' | 'https'): Attributes {
+  const socket = req.socket as TrackedSocket | null | undefined;
+  const forwardedHeader = headers.forwarded;
+  const forwardedHost = headers['x-forwarded-host'];
+  const host = headers.host;
+  const forwardedFor = headers['x-forwarded-for'];
+  const userAgent = headers['user-agent'];
+  const known = socket != null ? socket[kConnection] : undefined;
+  if (
+    known !== undefined &&
+    known.forwarded === forwardedHeader &&
+    known.forwardedHost === forwardedHost &&
+    known.host === host &&
+    known.forwardedFor === forwardedFor &&
+    known.userAgent === userAgent &&
+    known.version === version &&
+    known.scheme === scheme
+  ) {
+    if (known.uses++ === 1) known.attributes = Object.freeze(known.attributes);
+    return known.attributes;
+  }
+  const attributes: Attributes = { [URL_SCHEME]: scheme };
+  // server.address/port: Forwarded host=, X-Forwarded-Host, then Host.
+  const forwarded = firstHeader(forwardedHeader);
+  const hostValue = (forwarded !== undefined ? forwardedParam(forwarded, 'host') : undefined) ?? firstHeader(forwardedHost) ?? host;
+  if (hostValue !== undefined) {
+    const parsed = parseHost(hostValue);
+    if (parsed !== undefined) {
+      attributes[SERVER_ADDRESS] = parsed.host;
+      attributes[SERVER_PORT] = parsed.port ?? (scheme === 'https' ? 443 : 80);
+    }
+  }
+  // client.address: Forwarded for=, X-Forwarded-For (first), then the peer.
+  const peer = socket != null ? socket.remoteAddress : undefined;
+  let client: string | undefined = forwarded !== undefined ? forwardedParam(forwarded, 'for') : undefined;
+  if (client === undefined) {
+    const xff = firstHeader(forwardedFor);
+    if (xff !== undefined) {
+      const first = xff.split(',', 1)[0]!.trim();
+      if (first.length > 0) client = first;
+    }
+  }
+  if (client !== undefined) attributes[CLIENT_ADDRESS] = stripPort(client);
+  else if (peer !== undefined) attributes[CLIENT_ADDRESS] = peer;
+  if (peer !== undefined && socket != null) {
+    attributes[NETWORK_PEER_ADDRESS] = peer;
+    const port = socket.remotePort;
+    if (port !== undefined) attributes[NETWORK_PEER_PORT] = port;
+  }
+  if (version) attributes[NETWORK_PROTOCOL_VERSION] = version;
+  if (userAgent !== undefined) attributes[USER_AGENT_ORIGINAL] = userAgent;
+  if (socket != null) {
+    socket[kConnection] = new ConnectionAttributes(forwardedHeader, forwardedHost, host, forwardedFor, userAgent, version, scheme, attributes);
+  }
+  return attributes;
 }

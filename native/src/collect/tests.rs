@@ -409,6 +409,25 @@ fn assembles_a_span_from_start_name_attributes_links_and_end() {
 }
 
 #[test]
+fn a_key_repeated_in_a_starts_list_keeps_its_last_value() {
+    // A start written from two parts (`recordSpanStart`'s `moreAttributes`) may repeat a key: the
+    // span has it once, with the later value, as when a key is set again after the start.
+    let mut f = fx();
+    let mut p = pipeline();
+    poll(
+        &mut p,
+        &mut f.d,
+        vec![start(f.scope, 1, "GET", 100, vec![kv_int(f.k_a, 1), kv_str(f.k_b, "x"), kv_int(f.k_a, 2)]), end(f.scope, 1, 250)],
+        vec![],
+    );
+    let reqs = bodies(p.take_traces());
+    let it = items(&reqs[0]);
+    let s = &it[0].2;
+    assert_eq!(s.msgs(9).len(), 2);
+    assert_eq!(attrs(s, 9), map(&[("a", "i:2"), ("b", "s:x")]));
+}
+
+#[test]
 fn an_event_published_before_its_spans_end_lands_on_the_span() {
     let mut f = fx();
     let mut p = pipeline();

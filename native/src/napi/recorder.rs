@@ -162,6 +162,20 @@ js_fn!(rec_attr_set, |env, info| {
     env.number(id.map_or(-1.0, f64::from))
 });
 
+js_fn!(rec_attr_set_free, |env, info| {
+    // (handle, id): frees a registered attribute set; false when `id` was not one (or the
+    // recorder is closed: its sets went with it).
+    let [h, id] = env.args::<2>(info)?;
+    let h: &Handle = env.external(h)?;
+    let id = env.f64(id)?;
+    let Ok(mut guard) = h.recorder.try_borrow_mut() else { return env.boolean(false) };
+    let freed = match guard.as_mut() {
+        Some(rec) if id >= 0.0 && id <= f64::from(u32::MAX) && id.fract() == 0.0 => rec.free_attr_set(id as u32),
+        _ => false,
+    };
+    env.boolean(freed)
+});
+
 js_fn!(rec_stats, |env, info| {
     let [h] = env.args::<1>(info)?;
     let h: &Handle = env.external(h)?;
@@ -179,6 +193,7 @@ js_fn!(rec_stats, |env, info| {
     vals.push(env.number(s.dictionary_entries as f64)?);
     vals.push(env.number(s.truncated as f64)?);
     vals.push(env.str(&rec.start_time_unix_nano().to_string())?);
+    vals.push(env.number(s.attribute_sets as f64)?);
     env.array(&vals)
 });
 
@@ -198,6 +213,7 @@ pub(super) const EXPORTS: &[(&str, napi_callback)] = &[
     ("recScope", rec_scope),
     ("recMetric", rec_metric),
     ("recAttrSet", rec_attr_set),
+    ("recAttrSetFree", rec_attr_set_free),
     ("recStats", rec_stats),
     ("recClose", rec_close),
 ];

@@ -148,14 +148,19 @@ pub fn truncate_utf8(s: &[u8], limit: usize) -> &[u8] {
 pub struct ValueEncoder {
     pub value_limit: usize,
     pub truncated: u64,
-    /// Registered attribute sets (see [`ValueEncoder::register_set`]).
-    sets: Vec<AttrSet>,
+    /// Registered attribute sets (see [`ValueEncoder::register_set`]), by id; `None` once freed.
+    sets: Vec<Option<AttrSet>>,
+    /// Ids of freed sets, reused first.
+    free_sets: Vec<u32>,
     /// Bytes the registered sets hold, their encodings included.
     set_bytes: usize,
 }
 
 /// In place of an attribute count: "a registered set", followed by its u32 id.
 pub const SET_MARKER: u32 = u32::MAX;
+/// In place of an attribute count: "two parts", each a count and its entries or a set marker and
+/// its id, written as one list (the first part's attributes, then the second's).
+pub const PARTS_MARKER: u32 = u32::MAX - 1;
 /// Registered sets, and the bytes they may hold, at most (per recorder).
 const MAX_SETS: usize = 4096;
 const MAX_SET_BYTES: usize = 8 << 20;
@@ -325,11 +330,25 @@ impl ValueEncoder {
         out.clear();
         ranges.clear();
         let n = args.u32()?;
-        if n == SET_MARKER {
-            let id = args.u32()? as usize;
-            return self.set_attributes(id, field, out, ranges);
+        if n == PARTS_MARKER {
+            let first = args.u32()?;
+            self.part(args, first, field, out, ranges)?;
+            let second = args.u32()?;
+            return self.part(args, second, field, out, ranges);
         }
-        self.list(args, n, field, out, ranges)
+        self.part(args, n, field, out, ranges)
+    }
+
+    /// One list (`n` entries, or a set's marker), appended to `out` and `ranges`.
+    fn part(&mut self, args: &mut Args, n: u32, field: u32, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
+        match n {
+            SET_MARKER => {
+                let id = args.u32()? as usize;
+                self.set_attributes(id, field, out, ranges)
+            }
+            PARTS_MARKER => Err(malformed()),
+            _ => self.list(args, n, field, out, ranges),
+        }
     }
 
     /// The `n` attributes that follow in `args`, as `attributes` writes them.
@@ -351,7 +370,7 @@ impl ValueEncoder {
         // Checked now, so that a use cannot fail on what was registered.
         let mut a = Args::new(js);
         let n = a.u32()?;
-        if n == SET_MARKER {
+        if n == SET_MARKER || n == PARTS_MARKER {
             return Err(malformed());
         }
         let (limit, truncated) = (self.value_limit, self.truncated);
@@ -364,34 +383,64 @@ impl ValueEncoder {
         if a.remaining() != 0 {
             return Err(malformed());
         }
-        if self.sets.len() >= MAX_SETS || self.set_bytes + js.len() > MAX_SET_BYTES {
+        if self.set_bytes + js.len() > MAX_SET_BYTES {
             return Ok(None);
         }
+        let set = Some(AttrSet { js: js.into(), variants: Vec::new() });
+        let id = if let Some(id) = self.free_sets.pop() {
+            self.sets[id as usize] = set;
+            id
+        } else if self.sets.len() < MAX_SETS {
+            self.sets.push(set);
+            (self.sets.len() - 1) as u32
+        } else {
+            return Ok(None);
+        };
         self.set_bytes += js.len();
-        self.sets.push(AttrSet { js: js.into(), variants: Vec::new() });
-        Ok(Some((self.sets.len() - 1) as u32))
+        Ok(Some(id))
+    }
+
+    /// Frees registered set `id` (its owner is gone), so that a later registration can take its
+    /// place. A later use of the id is refused as malformed until then. Returns whether `id` was
+    /// a registered set.
+    pub fn free_set(&mut self, id: u32) -> bool {
+        let Some(slot) = self.sets.get_mut(id as usize) else { return false };
+        let Some(set) = slot.take() else { return false };
+        self.set_bytes -= set.js.len() + set.variants.iter().map(|v| v.pb.len()).sum::<usize>();
+        self.free_sets.push(id);
+        true
+    }
+
+    /// Registered sets not freed.
+    pub fn live_sets(&self) -> usize {
+        self.sets.len() - self.free_sets.len()
     }
 
     /// Writes registered set `id` as `attributes` would have written its list.
+    /// Appends to `out` and `ranges` (a set may be the second of two parts).
     fn set_attributes(&mut self, id: usize, field: u32, out: &mut Vec<u8>, ranges: &mut Vec<(usize, usize)>) -> Result<(), RecError> {
         let limit = self.value_limit;
-        let set = self.sets.get(id).ok_or_else(malformed)?;
+        let (base, first_range) = (out.len(), ranges.len());
+        let Some(Some(set)) = self.sets.get_mut(id) else { return Err(malformed()) };
         if let Some(v) = set.variants.iter().find(|v| v.field == field && v.limit == limit) {
             out.extend_from_slice(&v.pb);
-            ranges.extend_from_slice(&v.ranges);
+            ranges.extend(v.ranges.iter().map(|&(a, b)| (a + base, b + base)));
             self.truncated += v.truncated;
             return Ok(());
         }
-        let js = std::mem::take(&mut self.sets[id].js);
+        let js = std::mem::take(&mut set.js);
         let mut a = Args::new(&js);
         let before = self.truncated;
         let done = a.u32().and_then(|n| self.list(&mut a, n, field, out, ranges));
-        let set = &mut self.sets[id];
+        // The set is still there: nothing between the take and here frees one.
+        let Some(Some(set)) = self.sets.get_mut(id) else { return Err(malformed()) };
         set.js = js;
         done?;
-        if set.variants.len() < MAX_VARIANTS && self.set_bytes + out.len() <= MAX_SET_BYTES {
-            self.set_bytes += out.len();
-            set.variants.push(SetVariant { field, limit, pb: out.clone(), ranges: ranges.clone(), truncated: self.truncated - before });
+        let pb = &out[base..];
+        if set.variants.len() < MAX_VARIANTS && self.set_bytes + pb.len() <= MAX_SET_BYTES {
+            self.set_bytes += pb.len();
+            let ranges = ranges[first_range..].iter().map(|&(a, b)| (a - base, b - base)).collect();
+            set.variants.push(SetVariant { field, limit, pb: pb.to_vec(), ranges, truncated: self.truncated - before });
         }
         Ok(())
     }

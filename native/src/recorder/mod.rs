@@ -75,6 +75,8 @@ pub struct Stats {
     pub dictionary_bytes: i64,
     pub dictionary_entries: i64,
     pub truncated: u64,
+    /// Attribute sets registered and not freed.
+    pub attribute_sets: usize,
 }
 
 pub struct Recorder {
@@ -392,6 +394,16 @@ impl Recorder {
         self.values.register_set(js)
     }
 
+    /// Frees attribute set `id` (see [`ValueEncoder::free_set`]); false when it was not registered.
+    pub fn free_attr_set(&mut self, id: u32) -> bool {
+        self.values.free_set(id)
+    }
+
+    /// Attribute sets registered and not freed.
+    pub fn attr_sets(&self) -> usize {
+        self.values.live_sets()
+    }
+
     /// `recordSpanStart`: a StartSpan carrying the attributes that fit, then
     /// UpdateAttributes messages for the rest.
     pub fn span_start(&mut self, a: &mut Args) -> Result<(), RecError> {
@@ -707,6 +719,7 @@ impl Recorder {
             dictionary_bytes: d.end(&self.map) - (d.offset + DICT_HEADER_SIZE) as i64,
             dictionary_entries: d.num_entries(&self.map),
             truncated: self.values.truncated,
+            attribute_sets: self.values.live_sets(),
         }
     }
 

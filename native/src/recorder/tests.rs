@@ -245,3 +245,89 @@ fn attribute_set_registration_checks_the_list_and_is_bounded() {
     }
     assert_eq!(n, 7);
 }
+
+/// The entries of a list made by `set_list` (its bytes after the count).
+fn entries(list: &[u8]) -> &[u8] {
+    &list[4..]
+}
+
+#[test]
+fn two_parts_write_what_one_list_of_both_writes() {
+    let mut v = args::ValueEncoder::new();
+    let (a, b) = (set_list(5), set_list(300));
+    let id_a = v.register_set(&a).unwrap().unwrap();
+    let id_b = v.register_set(&b).unwrap().unwrap();
+    let both = [&Call::default().u32(4).0[..], entries(&a), entries(&b)].concat();
+    let list_a = Call::default().u32(args::PARTS_MARKER).0;
+    let by_id = |id: u32| Call::default().u32(args::SET_MARKER).u32(id).0;
+    // Each part a list or a set, in every pairing; each set used first and again (copied), at
+    // two field numbers and with a value limit that cuts the second list's string.
+    for (field, limit) in [(9, usize::MAX), (9, 10), (2, usize::MAX), (9, 10), (9, usize::MAX)] {
+        v.value_limit = limit;
+        let t0 = v.truncated;
+        let direct = encode(&mut v, &both, field);
+        let per_call = v.truncated - t0;
+        assert_eq!(per_call, u64::from(limit == 10));
+        for (first, second) in [
+            (a.clone(), b.clone()),
+            (by_id(id_a), b.clone()),
+            (a.clone(), by_id(id_b)),
+            (by_id(id_a), by_id(id_b)),
+        ] {
+            let call = [&list_a[..], &first, &second].concat();
+            let t1 = v.truncated;
+            assert_eq!(encode(&mut v, &call, field), direct, "field {field}, limit {limit}");
+            assert_eq!(v.truncated - t1, per_call);
+        }
+    }
+    // Parts do not nest, and a part may not be missing.
+    let nested = [&list_a[..], &list_a, &a, &b, &b].concat();
+    let one = [&list_a[..], &a].concat();
+    for bad in [&nested, &one] {
+        let (mut out, mut ranges) = (Vec::new(), Vec::new());
+        assert!(v.attributes(&mut Args::new(bad), 9, &mut out, &mut ranges).is_err());
+    }
+    // Nor can a set be registered as parts.
+    assert!(v.register_set(&[&list_a[..], &a, &b].concat()).is_err());
+}
+
+#[test]
+fn a_freed_attribute_set_is_refused_and_its_place_taken_again() {
+    let mut v = args::ValueEncoder::new();
+    let list = set_list(3);
+    for i in 0..4096 {
+        assert_eq!(v.register_set(&list).unwrap(), Some(i));
+    }
+    assert_eq!(v.register_set(&list).unwrap(), None);
+    assert_eq!(v.live_sets(), 4096);
+    // Used once (an encoding is kept), then freed: its id is refused, and freeing twice, or an id
+    // never registered, reports false.
+    let by_id = Call::default().u32(args::SET_MARKER).u32(17).0;
+    let before = encode(&mut v, &by_id, 9);
+    assert!(v.free_set(17));
+    assert!(!v.free_set(17));
+    assert!(!v.free_set(4096));
+    assert_eq!(v.live_sets(), 4095);
+    let (mut out, mut ranges) = (Vec::new(), Vec::new());
+    assert!(v.attributes(&mut Args::new(&by_id), 9, &mut out, &mut ranges).is_err());
+    // The next registration takes the freed place, with its own list.
+    let other = set_list(9);
+    assert_eq!(v.register_set(&other).unwrap(), Some(17));
+    assert_eq!(v.register_set(&list).unwrap(), None);
+    let after = encode(&mut v, &by_id, 9);
+    assert_eq!(after, encode(&mut v, &other, 9));
+    assert_ne!(after, before);
+    // The bytes the sets hold are given back too: with 8 MiB of sets, freeing one makes room.
+    let mut w = args::ValueEncoder::new();
+    let big = set_list(1 << 20);
+    let mut ids = Vec::new();
+    while let Some(id) = w.register_set(&big).unwrap() {
+        ids.push(id);
+    }
+    assert_eq!(ids.len(), 7);
+    let by_id = Call::default().u32(args::SET_MARKER).u32(ids[3]).0;
+    encode(&mut w, &by_id, 9); // its encoding counts against the bytes as well
+    assert_eq!(w.register_set(&big).unwrap(), None);
+    assert!(w.free_set(ids[3]));
+    assert_eq!(w.register_set(&big).unwrap(), Some(ids[3]));
+}
