@@ -43,7 +43,8 @@ export function truncateValue(v: unknown, limit: number): unknown {
   return v;
 }
 
-function needsTruncation(v: unknown, limit: number): boolean {
+/** Whether `v` (a string, or an array with strings) has a string longer than `limit`. */
+export function needsTruncation(v: unknown, limit: number): boolean {
   if (typeof v === 'string') return v.length > limit;
   if (Array.isArray(v)) {
     for (const e of v) if (typeof e === 'string' && e.length > limit) return true;

@@ -24,12 +24,12 @@ import {
   type TracerProvider as ApiTracerProvider,
 } from '@opentelemetry/api';
 import type { Attributes, Id, Recorder, SpanKindNumber, SpanLink, SpanStatus } from '../index';
-import { applyLimits, isValidAttributeValue, truncateValue } from './attributes';
+import { applyLimits, isValidAttributeValue, needsTruncation, truncateValue } from './attributes';
 import type { SpanLimits } from './config';
 import { hexOf, IdGenerator } from './ids';
 import { reportOnce } from './log';
 import { activeContext } from '../instrumentations/common/context';
-import { START_SPAN_PARTS, type PartsTracer } from '../instrumentations/common/spanParts';
+import { SET_ATTRIBUTE_SET, START_SPAN_PARTS, type AttributeSetSpan, type PartsTracer } from '../instrumentations/common/spanParts';
 import type { Sampler } from './sampler';
 import { toNanos } from './time';
 
@@ -98,13 +98,15 @@ export interface RecordedSpanContext {
   readonly traceFlags: number;
 }
 
-export class RecordingSpan implements ApiSpan {
+export class RecordingSpan implements ApiSpan, AttributeSetSpan {
   private ended = false;
   private recorded: RecordedSpanContext | undefined = undefined;
   private name: string;
   private nameChanged = false;
   private attributeCount: number;
   private pending: Attributes | undefined;
+  /** `pending` is a frozen object given whole (see `SET_ATTRIBUTE_SET`): copied before a change. */
+  private pendingShared = false;
   private eventCount = 0;
   private linkCount: number;
   private pendingLinks: SpanLink[] | undefined;
@@ -179,6 +181,10 @@ export class RecordingSpan implements ApiSpan {
       this.attributeCount++;
     }
     if (pending === undefined) pending = this.pending = {};
+    else if (this.pendingShared) {
+      pending = this.pending = { ...pending };
+      this.pendingShared = false;
+    }
     pending[key] = (
       limits.attributeValueLengthLimit === Infinity ? value : truncateValue(value, limits.attributeValueLengthLimit)
     ) as Attributes[string];
@@ -189,6 +195,45 @@ export class RecordingSpan implements ApiSpan {
     if (this.ended || attributes === null || typeof attributes !== 'object') return this;
     for (const key in attributes) this.setAttribute(key, attributes[key] as ApiAttributeValue);
     return this;
+  }
+
+  /**
+   * @internal `setAttributes(attributes)` for a frozen object: kept as the span's late attributes
+   * as it is when it is the first of them and every key is new, valid and within the limits (so
+   * that the recorder names it by its registered set); otherwise set key by key.
+   */
+  [SET_ATTRIBUTE_SET](attributes: ApiAttributes): void {
+    if (this.ended) return;
+    if (this.pending === undefined && Object.isFrozen(attributes)) {
+      const limits = this.tracer.shared.limits;
+      const lengthLimit = limits.attributeValueLengthLimit;
+      const start = this.startAttributes;
+      const more = this.moreStartAttributes;
+      let n = 0;
+      let whole = true;
+      for (const key in attributes) {
+        const v = attributes[key];
+        if (v === undefined || v === null) continue;
+        if (
+          key.length === 0 ||
+          !isValidAttributeValue(v) ||
+          (lengthLimit !== Infinity && needsTruncation(v, lengthLimit)) ||
+          (start !== undefined && start[key] !== undefined) ||
+          (more !== undefined && more[key] !== undefined)
+        ) {
+          whole = false;
+          break;
+        }
+        n++;
+      }
+      if (whole && this.attributeCount + n <= limits.attributeCountLimit) {
+        this.attributeCount += n;
+        this.pending = attributes as Attributes;
+        this.pendingShared = true;
+        return;
+      }
+    }
+    this.setAttributes(attributes);
   }
 
   addEvent(name: string, attributesOrStartTime?: ApiAttributes | TimeInput, startTime?: TimeInput): this {
@@ -275,6 +320,7 @@ export class RecordingSpan implements ApiSpan {
       }
     }
     this.pending = undefined;
+    this.pendingShared = false;
     this.pendingLinks = undefined;
   }
 

@@ -103,10 +103,18 @@ describe('traces', () => {
   });
 
   test('a start in two parts (the http server span) keeps both, under one count limit', async () => {
-    const file = await runAction('parts', { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '5' });
+    const { file, result } = await runActionWithResult('parts', { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '5' });
     const spans = assembleSpans(file);
     expect(spanNamed(spans, 'limited').attributes).toEqual({ a: 1n, b: 2n, c: 30n, d: 4n, e: 5n });
     for (const i of [0, 1]) expect(spanNamed(spans, `again-${i}`).attributes).toEqual({ i: BigInt(i), c: 3n, d: 4n, e: 5n, f: 6n });
+    // A frozen object set whole at the end (the http server span's status and route), alone, then
+    // changed, after another attribute, and past the count limit.
+    const end = { 'http.response.status_code': 200n, 'http.route': '/r/:id' };
+    for (const i of [0, 1]) expect(spanNamed(spans, `set-${i}`).attributes).toEqual({ i: BigInt(i), ...end });
+    expect(spanNamed(spans, 'set-then-changed').attributes).toEqual({ ...end, 'http.route': '/other', late: 1n });
+    expect(result).toEqual({ endFrozen: true, endRoute: '/r/:id' });
+    expect(spanNamed(spans, 'set-after-one').attributes).toEqual({ first: 1n, ...end });
+    expect(spanNamed(spans, 'set-past-limit').attributes).toEqual({ a: 1n, b: 2n, c: 3n, d: 4n, 'http.response.status_code': 200n });
   });
 
   test('with the always_off sampler nothing is written to the spans or events rings', async () => {

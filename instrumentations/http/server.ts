@@ -23,7 +23,7 @@ import { bindTo, call3InContext, EMPTY_CONTEXT, fastContext, type EmitObserver }
 import { AttributeSets } from '../common/attributeSets';
 import { ServerRequestInfo, type Endable } from '../common/request';
 import { errorType, recordFailure } from '../common/errors';
-import { startSpanParts } from '../common/spanParts';
+import { setAttributeSet, startSpanParts } from '../common/spanParts';
 import { reportOnce } from './report';
 import { HttpTelemetry } from './telemetry';
 import {
@@ -145,7 +145,7 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     // Not once the span has ended (the client went away before the route was reached).
     if (this.ended) return;
     this.namedRoute = route;
-    this.span.setAttribute(HTTP_ROUTE, route);
+    // The name now; the http.route attribute at the end, with the status code (see `end`).
     this.span.updateName(routeSpanName(this.spanName, route));
   }
 
@@ -174,25 +174,23 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     }
     if (this.ended) return;
     const span = this.span;
+    let spanErrorType: string | undefined;
     // A response that never sent its headers has no status code to report.
     if (this.finished || res.headersSent || res.writableFinished) {
       const status = res.statusCode;
-      span.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
       this.status = status;
       if (status >= 500 && status < 600) {
         // Server spans: 5xx is an error, 4xx is the client's (semantic conventions).
         span.setStatus({ code: SpanStatusCode.ERROR });
-        const type = String(status);
-        span.setAttribute(ERROR_TYPE, type);
-        this.errorType = type;
+        spanErrorType = String(status);
+        this.errorType = spanErrorType;
       }
     }
     const route = this.route;
     if (typeof route === 'string' && route.length > 0 && route !== this.namedRoute) {
-      span.setAttribute(HTTP_ROUTE, route);
       span.updateName(routeSpanName(this.spanName, route));
     }
-    this.end();
+    this.end(this.status, spanErrorType);
   }
 
   /** The request listener threw, or the response emitted 'error'. */
@@ -200,22 +198,24 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     if (this.ended) return;
     recordFailure(this.span, error, true);
     this.errorType = errorType(error);
-    this.end();
+    this.end(undefined, undefined);
   }
 
-  private end(): void {
+  /**
+   * Ends the span with its status code, 5xx error type and route, one frozen object per
+   * combination (see {@link HttpServerTelemetry.spanEndSets}), and records the duration.
+   */
+  private end(status: number | undefined, spanErrorType: string | undefined): void {
     this.ended = true;
-    this.span.end();
     const route = this.route;
+    const span = this.span;
+    const routeValue = typeof route === 'string' && route.length > 0 ? route : undefined;
+    if (status !== undefined || spanErrorType !== undefined || routeValue !== undefined) {
+      setAttributeSet(span, this.telemetry.spanEndSets.get(status, spanErrorType, routeValue, undefined, undefined, undefined));
+    }
+    span.end();
     // Attributes in the order they were always listed: method, scheme, version, status, error, route.
-    const attributes = this.telemetry.metricSets.get(
-      this.method,
-      this.scheme,
-      this.version,
-      this.status,
-      this.errorType,
-      typeof route === 'string' && route.length > 0 ? route : undefined,
-    );
+    const attributes = this.telemetry.metricSets.get(this.method, this.scheme, this.version, this.status, this.errorType, routeValue);
     this.telemetry.duration().record((performance.now() - this.startedAt) / 1000, attributes, this.context);
   }
 }
@@ -273,6 +273,11 @@ export class HttpServerTelemetry extends HttpTelemetry {
     [HTTP_REQUEST_METHOD, URL_SCHEME, NETWORK_PROTOCOL_VERSION, HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE, HTTP_ROUTE],
     5,
   );
+  /**
+   * The server span's attributes set at its end (status code, 5xx error type, route), frozen and
+   * reused in the same way, so that the recorder names them by their set; looked up by route.
+   */
+  readonly spanEndSets = new AttributeSets([HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE, HTTP_ROUTE], 2);
 
   constructor(tracer: Tracer, meter: Meter, knownMethods: ReadonlySet<string>) {
     super(tracer, meter, knownMethods, METRIC_SERVER_DURATION, 'Duration of HTTP server requests.');
