@@ -70,6 +70,20 @@ function functionDiff(base, row, top) {
   return { top: added.slice(0, top), parts: [...parts.values()].sort((x, y) => y.added - x.added) };
 }
 
+/** Above this share of a core taken by other processes during a variant, the report says so. */
+const FOREIGN_CORES_WARNING = 0.05;
+
+/** A warning under the table for each variant counted while other processes ran. */
+function foreignWarning(rows) {
+  const busy = rows.filter((r) => r.foreignCores > FOREIGN_CORES_WARNING);
+  if (busy.length === 0) return [];
+  const list = busy.map((r) => `${r.name} ${(r.foreignCores * 100).toFixed(0)}%`).join(', ');
+  return [
+    '',
+    `**Other processes ran during this count** (share of a core, on average: ${list}). Counts taken beside other work move by several thousand instructions per request (the event loop batches I/O differently): run again on an idle machine before comparing builds.`,
+  ];
+}
+
 /** The simulated events (`--cache-sim`), per request, and the column titles. */
 const SIM_EVENTS = [
   ['i1Misses', 'L1 instruction misses'],
@@ -127,12 +141,13 @@ async function main(argv = process.argv.slice(2)) {
     for (const v of variants) {
       // The two runs of a variant side by side (one per core); counts do not depend on timing.
       const roots = [c.ROOT, ...(baseline ? [path.resolve(baseline)] : [])];
+      const others = c.foreignCpu([collector?.pid, sink?.pid].filter((pid) => pid !== undefined));
       const [e1, e2] = byFunction
         ? await Promise.all([countFunctions(v, n1, warmup, dir, app, roots), countFunctions(v, n2, warmup, dir, app, roots)])
         : await Promise.all([count(v, n1, warmup, dir, app, cacheSim), count(v, n2, warmup, dir, app, cacheSim)]);
       const [i1, i2] = byFunction ? [e1.total, e2.total] : [e1.instructions, e2.instructions];
       const perRequest = (i2 - i1) / (n2 - n1);
-      const row = { key: v.key, name: v.name, i1, i2, perRequest };
+      const row = { key: v.key, name: v.name, i1, i2, perRequest, foreignCores: others.stop().foreignCores };
       if (byFunction) row.functions = byFn.perRequest(e1, e2, n2 - n1);
       if (cacheSim) for (const [k] of SIM_EVENTS) row[k] = (e2[k] - e1[k]) / (n2 - n1);
       rows.push(row);
@@ -165,6 +180,7 @@ async function main(argv = process.argv.slice(2)) {
       (cacheSim ? " Cache misses and branch mispredictions are cachegrind's simulation (its model of this machine's caches, a simple predictor): they show where an instruction costs more than another, not this CPU's own counts." : ''),
     '',
     table,
+    ...foreignWarning(rows),
   ].join('\n');
   if (byFunction) return byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top });
   const file = c.writeResult(cacheSim ? 'instructions-cachesim' : 'instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, cacheSim, rows });

@@ -5,7 +5,7 @@
  * only that each benchmark ran its real components (agent, collector, OTel SDK,
  * PostgreSQL, OTLP receiver) and produced complete, consistent results.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,6 +147,35 @@ describe('benchmark suite (smoke)', () => {
     expect(c.procStat(2 ** 22 + 12345)).toBeNull();
   });
 
+  test('foreignCpu counts the CPU other processes take, not this one, its reaped children or the pids it is given', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const c = require(path.join(ROOT, 'bench', 'lib', 'common.js'));
+    const burner = (ms: number) => `const until = Date.now() + ${ms}; while (Date.now() < until);`;
+    const spin = (ms: number): void => {
+      const until = Date.now() + ms;
+      while (Date.now() < until);
+    };
+    // Our own work, and a child that has exited (and was waited for): not foreign.
+    const mine = c.foreignCpu();
+    spin(300);
+    await new Promise((resolve) => execFile(process.execPath, ['-e', burner(300)], resolve));
+    expect(mine.stop().foreignCores).toBeLessThan(0.35);
+    // A process still running when the meter stops, not among its pids: foreign. The same
+    // process named in its pids: not.
+    const other = spawn(process.execPath, ['-e', burner(60_000)], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // let it start
+      const foreign = c.foreignCpu();
+      const named = c.foreignCpu([other.pid]);
+      await new Promise((r) => setTimeout(r, 700));
+      const [f, n] = [foreign.stop().foreignCores, named.stop().foreignCores];
+      expect(f).toBeGreaterThan(0.6);
+      expect(n).toBeLessThan(f - 0.5);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   test('crash-loss: after SIGKILL the collector still exports every ended span of otlp-mmap', async () => {
     await bench('crash-loss.js', ['--requests', '100', '--rounds', '1']);
     const s = result('crash-loss');
@@ -234,6 +263,8 @@ describe('benchmark suite (smoke)', () => {
     // Recording spans is real work: the agent's requests cost more instructions than bare ones.
     expect(agent.perRequest).toBeGreaterThan(none.perRequest);
     expect(agent.added).toBeCloseTo(agent.perRequest - none.perRequest, 3);
+    // Each count says how much other processes ran beside it (a share of a core).
+    for (const r of s.rows) expect(Number.isFinite(r.foreignCores) && r.foreignCores >= 0).toBe(true);
   });
 
   test('instructions --cache-sim: also counts simulated cache misses and branch mispredictions per request', async () => {

@@ -240,6 +240,40 @@ function rssMB(pid) {
   }
 }
 
+/** Busy CPU time of the whole machine (all CPUs: user, nice, system, irq, softirq), in microseconds. */
+function machineBusyMicros() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  return ((f[0] + f[1] + f[2] + f[5] + f[6]) * 1e6) / CLK_TCK;
+}
+
+/** CPU time of this process and of its children that have exited (and were waited for), in microseconds. */
+function selfAndReapedMicros() {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the ")": utime is field 14 of stat (index 11), stime 15, cutime 16, cstime 17.
+  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / CLK_TCK;
+}
+
+/**
+ * Measures the CPU that processes other than this one, its exited children and `ownPids` take
+ * from now until `stop()`, which returns it as cores (1 = one core busy all along). Instruction
+ * counts move by thousands per request when something else runs (the event loop batches I/O
+ * differently), so a count taken beside other work says so.
+ */
+function foreignCpu(ownPids = []) {
+  const own = () => selfAndReapedMicros() + ownPids.reduce((sum, pid) => sum + (cpuMicros(pid) ?? 0), 0);
+  const t0 = process.hrtime.bigint();
+  const busy0 = machineBusyMicros();
+  const own0 = own();
+  return {
+    stop() {
+      const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+      const foreign = machineBusyMicros() - busy0 - (own() - own0);
+      return { foreignCores: wallUs > 0 ? Math.max(0, foreign) / wallUs : 0 };
+    },
+  };
+}
+
 /** Machine load averages. */
 function loadavg() {
   return os.loadavg().map((x) => +x.toFixed(2));
@@ -451,6 +485,6 @@ function tmpDir(prefix) {
 module.exports = {
   helpRequested, haveValgrind, countInstructions, countEvents,
   ROOT, RESULTS, APPS, CLK_TCK, HAVE_TASKSET, APP_CPU, LOAD_CPU, NCPU,
-  args, median, sleep, pinned, start, stop, cpuMicros, procStat, rssMB, loadavg, autocannon, getJson, startSink,
+  args, median, sleep, pinned, start, stop, cpuMicros, procStat, rssMB, loadavg, foreignCpu, autocannon, getJson, startSink,
   table, fmt, machine, writeResult, writeText, lineChart, barChart, tmpDir, execFileSync,
 };
