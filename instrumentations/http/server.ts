@@ -10,7 +10,7 @@
  * the RPC metadata that frameworks report the route to, {@link ServerRequestInfo}), and parses the
  * request target with string operations (no `URL` object in the common origin-form case). The
  * span's attributes that come from the connection are made once per keep-alive connection (see
- * {@link ConnectionAttributes}). With the
+ * {@link ConnectionAttributes}), and those set at its end once per status and route. With the
  * agent's context manager, the response's bound emit tells the state of 'finish', 'close' and
  * 'error'; otherwise two shared listeners are added to the response.
  */
