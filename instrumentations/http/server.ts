@@ -190,7 +190,7 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     if (typeof route === 'string' && route.length > 0 && route !== this.namedRoute) {
       span.updateName(routeSpanName(this.spanName, route));
     }
-    this.end(this.status, spanErrorType);
+    this.end(spanErrorType);
   }
 
   /** The request listener threw, or the response emitted 'error'. */
@@ -198,15 +198,16 @@ class ServerRequest extends ServerRequestInfo implements EmitObserver {
     if (this.ended) return;
     recordFailure(this.span, error, true);
     this.errorType = errorType(error);
-    this.end(undefined, undefined);
+    this.end(undefined);
   }
 
   /**
    * Ends the span with its status code, 5xx error type and route, one frozen object per
    * combination (see {@link HttpServerTelemetry.spanEndSets}), and records the duration.
    */
-  private end(status: number | undefined, spanErrorType: string | undefined): void {
+  private end(spanErrorType: string | undefined): void {
     this.ended = true;
+    const status = this.status;
     const route = this.route;
     const span = this.span;
     const routeValue = typeof route === 'string' && route.length > 0 ? route : undefined;
@@ -375,8 +376,6 @@ const kConnection = Symbol('otlp-mmap.http.connection');
  * when the object is collected with its socket). A request whose values differ makes a new one.
  */
 class ConnectionAttributes {
-  /** Requests that used this object. */
-  uses = 1;
   constructor(
     readonly forwarded: unknown,
     readonly forwardedHost: unknown,
@@ -385,7 +384,8 @@ class ConnectionAttributes {
     readonly userAgent: unknown,
     readonly version: string,
     readonly scheme: string,
-    public attributes: Attributes,
+    /** Frozen at the second request that uses it. */
+    readonly attributes: Attributes,
   ) {}
 }
 
@@ -416,8 +416,8 @@ export function connectionAttributes(req: IncomingMessage, headers: IncomingMess
     known.version === version &&
     known.scheme === scheme
   ) {
-    if (known.uses++ === 1) known.attributes = Object.freeze(known.attributes);
-    return known.attributes;
+    const attributes = known.attributes;
+    return Object.isFrozen(attributes) ? attributes : Object.freeze(attributes);
   }
   const attributes: Attributes = { [URL_SCHEME]: scheme };
   // server.address/port: Forwarded host=, X-Forwarded-Host, then Host.
