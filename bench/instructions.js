@@ -15,6 +15,8 @@
 //     [--node-variants 'empty import=--import bench/apps/empty.mjs;api loaded=--require bench/apps/api-only.cjs']
 //       (more variants without the agent: a name, '=', node arguments; paths relative to the package)
 //     [--app FILE]  (another in-process app taking the request count as its argument; default bench/apps/inprocess-app.js)
+//     [--pg]  (bench 2's work instead: a PostgreSQL server is started, the app's route runs one query per
+//       request (INPROCESS_SCENARIO=pg) and every variant instruments pg too)
 //     [--cache-sim]  (also cachegrind's simulated cache misses and branch mispredictions per request,
 //       written to bench/results/instructions-cachesim.json: why one instruction costs more than another;
 //       about twice as slow)
@@ -28,6 +30,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./lib/common');
 const { inprocessVariants } = require('./lib/variants');
+const { startPostgres } = require('./lib/postgres');
 const byFn = require('./lib/by-function');
 
 /** A node argument naming a file of the package (`bench/apps/empty.mjs`) as an absolute path. */
@@ -119,13 +122,25 @@ async function main(argv = process.argv.slice(2)) {
   const collector = needsCollector
     ? await c.start(process.execPath, [path.join(c.ROOT, 'collector', 'bin.js'), 'collect', '--dir', dir, '--endpoint', sink.url], { cpu: c.LOAD_CPU })
     : null;
+  const pg = a.has('--pg') ? await startPostgres({ cpu: c.LOAD_CPU }) : null;
+  if (pg) {
+    // Inherited by every variant's process (with the pg route, and pg instrumented by both agents).
+    Object.assign(process.env, {
+      PGHOST: pg.host,
+      PGPORT: String(pg.port),
+      PGUSER: pg.user,
+      PGDATABASE: pg.database,
+      INPROCESS_SCENARIO: 'pg',
+    });
+  }
+  const instrumentations = pg ? 'http,express,pg' : 'http,express';
   const extraEnv = {};
   for (const kv of a.get('--agent-env', '').split(/\s+/).filter(Boolean)) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new Error(`--agent-env takes NAME=value pairs, got ${kv}`);
     extraEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const variants = inprocessVariants({ only, sinkUrl: sink?.url, agentEnv: extraEnv });
+  const variants = inprocessVariants({ only, sinkUrl: sink?.url, agentEnv: extraEnv, instrumentations });
   // More variants without the agent (before the baseline, which comes last).
   for (const spec of a.get('--node-variants', '').split(';').map((x) => x.trim()).filter(Boolean)) {
     const eq = spec.indexOf('=');
@@ -133,15 +148,15 @@ async function main(argv = process.argv.slice(2)) {
     const name = spec.slice(0, eq).trim();
     variants.push({ key: `node:${name}`, name: `no agent, ${name}`, nodeArgs: spec.slice(eq + 1).trim().split(/\s+/).map(packagePath), env: {} });
   }
-  if (baseline) variants.push(...inprocessVariants({ only: [], baseline, agentEnv: extraEnv }));
+  if (baseline) variants.push(...inprocessVariants({ only: [], baseline, agentEnv: extraEnv, instrumentations }));
   // What the agent ran with, for the result file.
-  const mmapEnv = inprocessVariants({ only: ['otlp-mmap'], agentEnv: extraEnv })[0].env;
+  const mmapEnv = inprocessVariants({ only: ['otlp-mmap'], agentEnv: extraEnv, instrumentations })[0].env;
   const rows = [];
   try {
     for (const v of variants) {
       // The two runs of a variant side by side (one per core); counts do not depend on timing.
       const roots = [c.ROOT, ...(baseline ? [path.resolve(baseline)] : [])];
-      const others = c.foreignCpu([collector?.pid, sink?.pid].filter((pid) => pid !== undefined));
+      const others = c.foreignCpu([collector?.pid, sink?.pid].filter((pid) => pid !== undefined), pg ? pg.cpuMicros : undefined);
       const [e1, e2] = byFunction
         ? await Promise.all([countFunctions(v, n1, warmup, dir, app, roots), countFunctions(v, n2, warmup, dir, app, roots)])
         : await Promise.all([count(v, n1, warmup, dir, app, cacheSim), count(v, n2, warmup, dir, app, cacheSim)]);
@@ -157,6 +172,7 @@ async function main(argv = process.argv.slice(2)) {
     await c.stop(collector, 'SIGTERM', 15000);
     await c.stop(sink, 'SIGTERM', 5000);
     fs.rmSync(dir, { recursive: true, force: true });
+    pg?.stop();
   }
   const none = rows.find((r) => r.key === 'none');
   const otel = rows.find((r) => r.key === 'otel');
@@ -174,7 +190,7 @@ async function main(argv = process.argv.slice(2)) {
     ...(cacheSim ? SIM_EVENTS.map(([k, title]) => [k, `${title} per request (x no agent)`, (_x, r) => growth(k)(r)]) : []),
   ]);
   const md = [
-    '### instructions per request (express hello world, in one process, under valgrind)',
+    `### instructions per request (${pg ? 'express + pg, one query per request' : 'express hello world'}, in one process, under valgrind)`,
     '',
     `${(n2 - n1).toLocaleString('en-US')} requests counted (a ${n2.toLocaleString('en-US')}-request run minus a ${n1.toLocaleString('en-US')}-request run, both after ${warmup.toLocaleString('en-US')} warm-up requests); V8 single-threaded; a collector drains otlp-mmap's file outside valgrind. Repeat runs of one build agree within about 1% on an otherwise idle machine (other load changes how the event loop batches I/O).` +
       (cacheSim ? " Cache misses and branch mispredictions are cachegrind's simulation (its model of this machine's caches, a simple predictor): they show where an instruction costs more than another, not this CPU's own counts." : ''),
@@ -182,13 +198,13 @@ async function main(argv = process.argv.slice(2)) {
     table,
     ...foreignWarning(rows),
   ].join('\n');
-  if (byFunction) return byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top });
-  const file = c.writeResult(cacheSim ? 'instructions-cachesim' : 'instructions', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, cacheSim, rows });
+  if (byFunction) return byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top, file: `instructions${pg ? '-pg' : ''}-by-function` });
+  const file = c.writeResult(`instructions${pg ? '-pg' : ''}${cacheSim ? '-cachesim' : ''}`, { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, cacheSim, rows });
   return { md, rows, file };
 }
 
 /** `--by-function`: each variant against the first (no agent, unless --only leaves it out). */
-function byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top }) {
+function byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top, file: fileName }) {
   const base = rows[0];
   const sections = [md];
   const diffs = [];
@@ -223,7 +239,7 @@ function byFunctionReport({ md, rows, n1, n2, warmup, mmapEnv, top }) {
     ...r,
     functions: Object.fromEntries([...functions].filter(([, v]) => Math.abs(v) >= 10).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, Math.round(v)])),
   }));
-  const file = c.writeResult('instructions-by-function', { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, rows: kept, diffs });
+  const file = c.writeResult(fileName, { machine: c.machine(), n1, n2, warmup, agentEnv: mmapEnv, rows: kept, diffs });
   return { md: sections.join('\n'), rows, diffs, file };
 }
 

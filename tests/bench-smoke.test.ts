@@ -267,6 +267,19 @@ describe('benchmark suite (smoke)', () => {
     for (const r of s.rows) expect(Number.isFinite(r.foreignCores) && r.foreignCores >= 0).toBe(true);
   });
 
+  test('instructions --pg: counts bench 2\'s work (a real PostgreSQL server, one query per request)', async () => {
+    const run = await bench('instructions.js', ['--pg', '--requests', '100,300', '--warmup', '200', '--only', 'none,otlp-mmap']);
+    expect(run.stdout + run.stderr).toContain('express + pg, one query per request');
+    const s = result('instructions-pg');
+    expect(s.agentEnv.OTEL_NODE_ENABLED_INSTRUMENTATIONS).toBe('http,express,pg');
+    expect(s.rows.map((r: { key: string }) => r.key)).toEqual(['none', 'otlp-mmap']);
+    const [none, agent] = s.rows;
+    expect(none.perRequest).toBeGreaterThan(10_000);
+    expect(agent.perRequest).toBeGreaterThan(none.perRequest);
+    // The server's processes are the benchmark's own, not other work beside it.
+    for (const r of s.rows) expect(Number.isFinite(r.foreignCores) && r.foreignCores >= 0).toBe(true);
+  });
+
   test('instructions --cache-sim: also counts simulated cache misses and branch mispredictions per request', async () => {
     // 800 requests apart: with 200 (100 and 300) the last-level misses, a few hundred per request
     // against thousands at start-up, once came out negative.

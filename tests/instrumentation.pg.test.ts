@@ -24,6 +24,8 @@ const FORMS = [
   'contention-b',
   'syntax-error',
   'error-callback',
+  'same-text-fail',
+  'same-text-ok',
 ];
 
 beforeAll(async () => {
@@ -61,7 +63,7 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
     expect(pgSpans.every((s) => tree.parentOf(s)?.name.startsWith('form:'))).toBe(true);
   });
 
-  it.each(FORMS.filter((f) => f !== 'query-object' && f !== 'syntax-error'))(
+  it.each(FORMS.filter((f) => f !== 'query-object' && f !== 'syntax-error' && f !== 'same-text-fail'))(
     'runs the %s callback or continuation in the caller\'s context',
     (form) => {
       expect((recording.facts[form] as { active?: string }).active).toBe(`form:${form}`);
@@ -89,6 +91,7 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
       'pool-connect-callback': 13,
       'contention-a': 14,
       'contention-b': 15,
+      'same-text-ok': 1,
     });
   });
 
@@ -112,6 +115,23 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
     expect(series.attributes['db.collection.name']).toBeUndefined();
   });
 
+  it('gives a statement run again the same attributes, none of an earlier run\'s failure', () => {
+    const [failed] = queriesOf('same-text-fail');
+    const [ok] = queriesOf('same-text-ok');
+    const expected = {
+      'db.system.name': 'postgresql',
+      'db.namespace': server.database,
+      'db.operation.name': 'SELECT',
+      'db.query.text': 'SELECT 1 / $1::int AS v',
+      'server.address': server.host,
+      'server.port': server.port,
+    };
+    expect(failed.attributes).toEqual({ ...expected, 'error.type': '22012', 'db.response.status_code': '22012' });
+    expect(ok.attributes).toEqual(expected);
+    expect(ok.status.code).toBe(0);
+    expect(ok.name).toBe(failed.name);
+  });
+
   it('never records parameter values', () => {
     const text = JSON.stringify(recording.spans);
     expect(text).not.toContain('hunter2');
@@ -121,6 +141,7 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
   it.each([
     ['syntax-error', '42601', 'syntax error at or near "SELEC"'],
     ['error-callback', '42P01', 'relation "no_such_table" does not exist'],
+    ['same-text-fail', '22012', 'division by zero'],
   ])('records the %s failure: status, error.type, exception event', (form, sqlstate, message) => {
     const [span] = queriesOf(form);
     expect(span.status).toEqual({ code: 2, message });
@@ -140,7 +161,7 @@ describe.each(['stock', 'agent'] as const)('pg instrumentation, %s context manag
     const total = metric?.points.reduce((n, p) => n + (p.count ?? 0), 0);
     expect(total).toBe(FORMS.length);
     const failed = metric?.points.filter((p) => p.attributes['error.type'] !== undefined);
-    expect(failed?.map((p) => p.attributes['error.type']).sort()).toEqual(['42601', '42P01']);
+    expect(failed?.map((p) => p.attributes['error.type']).sort()).toEqual(['22012', '42601', '42P01']);
     for (const point of metric?.points ?? []) {
       expect(point.attributes).toMatchObject({
         'db.system.name': 'postgresql',
@@ -289,5 +310,59 @@ describe('statement summaries (span names)', () => {
       expect(summarizeStatement(`SELECT * FROM t${i} WHERE id = ${i}`)).toEqual({ operation: 'SELECT', collection: `t${i}` });
     }
     expect(summarizeStatement('SELECT * FROM cached_table')).toEqual({ operation: 'SELECT', collection: 'cached_table' });
+  });
+});
+
+describe('query shapes (a statement\'s name and attributes, made once per connection target)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { queryTarget, QueryTarget, QUERY_SHAPES_PER_TARGET } = require('../instrumentations/pg/telemetry') as typeof import('../instrumentations/pg/telemetry');
+
+  it('shares one target per database, host and port, and a different one otherwise', () => {
+    const a = queryTarget({ database: 'shop', host: 'db1', port: 5432 });
+    expect(queryTarget({ database: 'shop', host: 'db1', port: 5432 })).toBe(a);
+    expect(queryTarget({ database: 'shop', host: 'db1', port: 5433 })).not.toBe(a);
+    expect(queryTarget({ database: 'shop', host: 'db2', port: 5432 })).not.toBe(a);
+    expect(queryTarget({ database: 'other', host: 'db1', port: 5432 })).not.toBe(a);
+    expect(queryTarget({ database: 'shop', host: 'db1' })).not.toBe(a);
+  });
+
+  it('gives the same frozen name and attributes for the same text, and its own for each text', () => {
+    const target = queryTarget({ database: 'shop', host: 'db1', port: 5432 });
+    const shape = target.shape('SELECT * FROM users WHERE id = $1');
+    expect(target.shape('SELECT * FROM users WHERE id = $1')).toBe(shape);
+    expect(shape.name).toBe('SELECT users');
+    expect(Object.isFrozen(shape.spanAttributes)).toBe(true);
+    expect(Object.isFrozen(shape.metricAttributes)).toBe(true);
+    const metric = {
+      'db.system.name': 'postgresql',
+      'db.namespace': 'shop',
+      'db.operation.name': 'SELECT',
+      'db.collection.name': 'users',
+      'server.address': 'db1',
+      'server.port': 5432,
+    };
+    expect(shape.metricAttributes).toEqual(metric);
+    expect(shape.spanAttributes).toEqual({ ...metric, 'db.query.text': 'SELECT * FROM users WHERE id = $1' });
+    const other = target.shape('DELETE FROM sessions');
+    expect(other).not.toBe(shape);
+    expect(other.name).toBe('DELETE sessions');
+    // No text (a submittable without one): the namespace names it, and no db.query.text.
+    const none = target.shape(undefined);
+    expect(target.shape(undefined)).toBe(none);
+    expect(none.name).toBe('shop');
+    expect(none.spanAttributes).toEqual({ 'db.system.name': 'postgresql', 'db.namespace': 'shop', 'server.address': 'db1', 'server.port': 5432 });
+  });
+
+  it('starts over past its bound, and stays right', () => {
+    const target = new QueryTarget({ database: 'bounded' });
+    const first = target.shape('SELECT * FROM kept');
+    for (let i = 0; i < QUERY_SHAPES_PER_TARGET + 10; i++) {
+      const shape = target.shape(`SELECT * FROM t${i} WHERE id = ${i}`);
+      expect(shape.name).toBe(`SELECT t${i}`);
+      expect(shape.spanAttributes['db.query.text']).toBe(`SELECT * FROM t${i} WHERE id = ${i}`);
+    }
+    const again = target.shape('SELECT * FROM kept');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
   });
 });

@@ -16,12 +16,27 @@
 // INPROCESS_THREADS=1 also prints the CPU ms of the whole run (start-up and warm-up included) by
 // thread, from /proc/self/task: threadsCpuMs.main (the JS thread) and threadsCpuMs.others (V8's
 // GC and compiler helpers, libuv's pool).
+// INPROCESS_SCENARIO=pg makes the route run bench 2's query first (a pg Pool of 10, the server
+// from PGHOST/PGPORT/PGUSER/PGDATABASE with bench 2's users table; `bench/instructions.js --pg`
+// starts one), then send the same body: the request count is bench 2's, the client unchanged.
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
 app.use((req, res, next) => { res.setHeader('x-request-id', '1'); next(); });
 app.use((req, res, next) => { res.setHeader('cache-control', 'no-store'); next(); });
-app.get('/users/:id', (req, res) => res.send('hello world'));
+if (process.env.INPROCESS_SCENARIO === 'pg') {
+  const pool = new (require('pg').Pool)({ max: 10 });
+  app.get('/users/:id', async (req, res, next) => {
+    try {
+      await pool.query('SELECT id, name FROM users WHERE id = $1', [Number(req.params.id) || 1]);
+      res.send('hello world');
+    } catch (e) {
+      next(e);
+    }
+  });
+} else {
+  app.get('/users/:id', (req, res) => res.send('hello world'));
+}
 let gcMs = 0;
 let gcCount = 0;
 let gcCounting = false;

@@ -256,12 +256,13 @@ function selfAndReapedMicros() {
 
 /**
  * Measures the CPU that processes other than this one, its exited children and `ownPids` take
- * from now until `stop()`, which returns it as cores (1 = one core busy all along). Instruction
+ * (and beyond them, what `moreOwnMicros()`, a running total in µs, counts: a database server's
+ * processes) from now until `stop()`, which returns it as cores (1 = one core busy all along). Instruction
  * counts move by thousands per request when something else runs (the event loop batches I/O
  * differently), so a count taken beside other work says so.
  */
-function foreignCpu(ownPids = []) {
-  const own = () => selfAndReapedMicros() + ownPids.reduce((sum, pid) => sum + (cpuMicros(pid) ?? 0), 0);
+function foreignCpu(ownPids = [], moreOwnMicros = () => 0) {
+  const own = () => selfAndReapedMicros() + ownPids.reduce((sum, pid) => sum + (cpuMicros(pid) ?? 0), 0) + moreOwnMicros();
   const t0 = process.hrtime.bigint();
   const busy0 = machineBusyMicros();
   const own0 = own();

@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { CLK_TCK } = require('./common');
 
 function binDir() {
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
@@ -43,7 +44,44 @@ function run(bin, tool, argv, cpu) {
   return r.stdout;
 }
 
-/** Starts the server (its processes pinned to `cpu`), returns {host, port, user, database, stop()}. */
+/** utime, stime, cutime, cstime (in ticks) and the parent pid of `pid`, or null when it is gone. */
+function statOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The CPU the server has used since it started, in microseconds: the postmaster's own and its
+ * reaped backends', and its live children's (`/proc`). For `foreignCpu`, so that a count beside
+ * the server does not take its queries for other work.
+ */
+function serverCpuMicros(data) {
+  let pm;
+  try {
+    pm = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+  } catch {
+    return 0;
+  }
+  const own = statOf(pm);
+  if (own === null) return 0;
+  let ticks = own.utime + own.stime + own.cutime + own.cstime;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = statOf(name);
+    if (s !== null && s.ppid === pm) ticks += s.utime + s.stime;
+  }
+  return (ticks * 1e6) / CLK_TCK;
+}
+
+/**
+ * Starts the server (its processes pinned to `cpu`), returns {host, port, user, database, stop(),
+ * cpuMicros()} (cpuMicros: the server's CPU so far, see `serverCpuMicros`).
+ */
 async function startPostgres({ cpu } = {}) {
   const bin = binDir();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-bench-pg-'));
@@ -75,7 +113,7 @@ async function startPostgres({ cpu } = {}) {
   await c.query('CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL)');
   await c.query("INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 1000) g");
   await c.end();
-  return { host: '127.0.0.1', port, user: 'postgres', database: 'bench', stop };
+  return { host: '127.0.0.1', port, user: 'postgres', database: 'bench', stop, cpuMicros: () => serverCpuMicros(data) };
 }
 
 module.exports = { startPostgres };

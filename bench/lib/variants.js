@@ -84,8 +84,8 @@ async function prepare(variant, sinkUrl, { collectorArgs = [] } = {}) {
  * OpenTelemetry auto-instrumentation exporting to `sinkUrl`, and with `baseline` otlp-mmap from
  * another built checkout. Filtered to the keys in `only` (the baseline is kept when given).
  */
-function inprocessVariants({ only, sinkUrl, baseline, agentEnv = {} }) {
-  const common = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' };
+function inprocessVariants({ only, sinkUrl, baseline, agentEnv = {}, instrumentations = 'http,express' }) {
+  const common = { OTEL_SERVICE_NAME: 'bench-app', OTEL_NODE_ENABLED_INSTRUMENTATIONS: instrumentations };
   const mmapEnv = { ...common, ...agentEnv };
   const list = [
     { key: 'none', name: 'no agent', nodeArgs: [], env: {} },

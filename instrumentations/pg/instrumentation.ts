@@ -13,7 +13,7 @@ import { moduleObject } from '../common/exports';
 import { VersionRange } from '../common/versionRange';
 import { INSTRUMENTATION_VERSION, SCOPE_PREFIX } from '../version';
 import { PoolMetrics } from './poolMetrics';
-import { PgTelemetry, type ConnectionInfo, type QueryOperation } from './telemetry';
+import { PgTelemetry, QueryTarget, queryTarget, type ConnectionInfo, type QueryOperation } from './telemetry';
 
 // Read once: in the agent's bundle every read of an imported name is a re-export getter call.
 const { diag } = api;
@@ -71,15 +71,39 @@ function statementText(first: unknown): string | undefined {
   return undefined;
 }
 
-function connectionOf(client: unknown): ConnectionInfo {
-  const params = (client as { connectionParameters?: Record<string, unknown> } | null)?.connectionParameters;
-  if (!params) return {};
+const kTarget = Symbol('otlp-mmap.pg.target');
+
+interface TargetedClient {
+  connectionParameters?: Record<string, unknown>;
+  [kTarget]?: { readonly params: object; readonly target: QueryTarget };
+}
+
+function connectionOf(params: Record<string, unknown>): ConnectionInfo {
   const port = Number(params.port);
   return {
     database: typeof params.database === 'string' ? params.database : undefined,
     host: typeof params.host === 'string' ? params.host : undefined,
     port: Number.isInteger(port) ? port : undefined,
   };
+}
+
+/** Where no connection parameters are known. */
+const UNKNOWN_TARGET = new QueryTarget({});
+
+/**
+ * The client's {@link QueryTarget}, remembered on the client for as long as its
+ * `connectionParameters` object (made once, in pg's constructor) is the same one.
+ */
+function targetOf(client: unknown): QueryTarget {
+  if (client === null || typeof client !== 'object') return UNKNOWN_TARGET;
+  const c = client as TargetedClient;
+  const params = c.connectionParameters;
+  if (params === null || typeof params !== 'object') return UNKNOWN_TARGET;
+  const known = c[kTarget];
+  if (known !== undefined && known.params === params) return known.target;
+  const target = queryTarget(connectionOf(params));
+  c[kTarget] = { params, target };
+  return target;
 }
 
 /** Binds the last argument, when it is a callback, to the active context. */
@@ -169,7 +193,7 @@ export class PgInstrumentation extends PackageInstrumentation {
       if (!instrumentation.isEnabled()) return original.apply(this, args);
       let operation: QueryOperation | undefined;
       try {
-        operation = telemetry.startQuery(statementText(args[0]), connectionOf(this));
+        operation = telemetry.startQuery(statementText(args[0]), targetOf(this));
       } catch (err) {
         diag.debug('otlp-mmap: pg span not started', err);
       }
