@@ -61,25 +61,10 @@ function singleTableAfter(body: string, pattern: RegExp, functionsPossible = fal
 }
 
 /**
- * Most statements the summaries of which are kept. An app runs a fixed set of statement texts
- * (values go in parameters), so the same few are summarised over and over; past this many
- * distinct texts (an app building SQL with values inlined), the cache starts over.
+ * Summarises a statement's text. Not cached here: the pg instrumentation keeps the result with the
+ * statement's span name and attributes, once per text and connection target (`QueryTarget`).
  */
-export const SUMMARY_CACHE_SIZE = 512;
-const summaries = new Map<string, StatementSummary>();
-
-/** Summarises a statement's text (the result is shared: do not modify it). */
 export function summarizeStatement(text: string): StatementSummary {
-  let summary = summaries.get(text);
-  if (summary === undefined) {
-    if (summaries.size >= SUMMARY_CACHE_SIZE) summaries.clear();
-    summary = Object.freeze(summarize(text));
-    summaries.set(text, summary);
-  }
-  return summary;
-}
-
-function summarize(text: string): StatementSummary {
   const body = stripLead(text);
   const keyword = /^([A-Za-z]+)/.exec(body)?.[1];
   if (!keyword) return {};
