@@ -144,6 +144,11 @@ describe('benchmark suite (smoke)', () => {
     expect(s3.userUs - s2.userUs).toBeGreaterThan(s3.sysUs - s2.sysUs);
     expect(s4.voluntary - s3.voluntary).toBeGreaterThanOrEqual(5);
     expect(spins).toBeGreaterThan(0);
+    // Its parent, and the CPU of a child it waited for.
+    expect(s4.ppid).toBe(process.ppid);
+    await new Promise((resolve) => execFile(process.execPath, ['-e', 'const u = Date.now() + 200; while (Date.now() < u);'], resolve));
+    const s5 = c.procStat('self');
+    expect(s5.reapedUs - s4.reapedUs).toBeGreaterThan(100_000);
     expect(c.procStat(2 ** 22 + 12345)).toBeNull();
   });
 
@@ -276,8 +281,49 @@ describe('benchmark suite (smoke)', () => {
     const [none, agent] = s.rows;
     expect(none.perRequest).toBeGreaterThan(10_000);
     expect(agent.perRequest).toBeGreaterThan(none.perRequest);
-    // The server's processes are the benchmark's own, not other work beside it.
     for (const r of s.rows) expect(Number.isFinite(r.foreignCores) && r.foreignCores >= 0).toBe(true);
+  });
+
+  test('the pg scenario: the in-process app queries a real server per request, whose CPU the meter knows as the benchmark\'s', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const c = require(path.join(ROOT, 'bench', 'lib', 'common.js'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startPostgres } = require(path.join(ROOT, 'bench', 'lib', 'postgres.js'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Client } = require('pg');
+    const pg = await startPostgres();
+    try {
+      const env = { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGDATABASE: pg.database };
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [path.join(ROOT, 'bench', 'apps', 'inprocess-app.js'), '200'],
+          { env: { ...env, INPROCESS_SCENARIO: 'pg', INPROCESS_WARMUP: '50', INPROCESS_PASSES: '1' }, timeout: 60_000 },
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
+        ),
+      );
+      // Every request (warm-up and pass) ran the query and got its row.
+      expect(JSON.parse(out.trim().split('\n').pop()!).queries).toBe(250);
+
+      // The server works for this process's queries: foreign to a plain meter, not to one told
+      // the server's CPU.
+      const client = new Client({ host: pg.host, port: pg.port, user: pg.user, database: pg.database });
+      await client.connect();
+      try {
+        const plain = c.foreignCpu();
+        const told = c.foreignCpu([], pg.cpuMicros);
+        const until = Date.now() + 1500;
+        let n = 0;
+        while (Date.now() < until) await client.query('SELECT id, name FROM users WHERE id = $1', [(n++ % 1000) + 1]);
+        const [p, t] = [plain.stop().foreignCores, told.stop().foreignCores];
+        expect(p).toBeGreaterThan(0.15);
+        expect(t).toBeLessThan(p - 0.1);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      pg.stop();
+    }
   });
 
   test('instructions --cache-sim: also counts simulated cache misses and branch mispredictions per request', async () => {

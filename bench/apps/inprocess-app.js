@@ -19,16 +19,20 @@
 // INPROCESS_SCENARIO=pg makes the route run bench 2's query first (a pg Pool of 10, the server
 // from PGHOST/PGPORT/PGUSER/PGDATABASE with bench 2's users table; `bench/instructions.js --pg`
 // starts one), then send the same body: the request count is bench 2's, the client unchanged.
+// The output then also has `queries`: how many of them answered.
 const net = require('net');
 const N = Number(process.argv[2] || 20000), C = 8;
 const app = require('express')();
 app.use((req, res, next) => { res.setHeader('x-request-id', '1'); next(); });
 app.use((req, res, next) => { res.setHeader('cache-control', 'no-store'); next(); });
+let queries;
 if (process.env.INPROCESS_SCENARIO === 'pg') {
   const pool = new (require('pg').Pool)({ max: 10 });
+  queries = 0;
   app.get('/users/:id', async (req, res, next) => {
     try {
-      await pool.query('SELECT id, name FROM users WHERE id = $1', [Number(req.params.id) || 1]);
+      const r = await pool.query('SELECT id, name FROM users WHERE id = $1', [Number(req.params.id) || 1]);
+      if (r.rows.length === 1) queries++;
       res.send('hello world');
     } catch (e) {
       next(e);
@@ -104,7 +108,7 @@ const server = app.listen(0, '127.0.0.1', async () => {
     if (typeof global.gc === 'function') global.gc();
     require('v8').writeHeapSnapshot(process.env.INPROCESS_HEAPSNAPSHOT);
   }
-  const extra = {};
+  const extra = queries === undefined ? {} : { queries };
   if (process.env.INPROCESS_GC) {
     await new Promise((resolve) => setTimeout(resolve, 20)); // the last passes' entries are delivered asynchronously
     extra.gcUsPerReq = +((gcMs * 1000) / (N * passes)).toFixed(2);

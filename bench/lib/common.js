@@ -205,9 +205,10 @@ function cpuMicros(pid) {
 }
 
 /**
- * A process's CPU split and page faults (all threads, since start) and its main thread's context
- * switches: {userUs, sysUs, minflt, majflt, voluntary, involuntary}, or null when it is gone.
- * `pid` may also be `<pid>/task/<tid>`: then the figures are that one thread's.
+ * A process's CPU split and page faults (all threads, since start), the CPU of its children that
+ * have exited and were waited for (reapedUs), its parent, and its main thread's context switches:
+ * {userUs, sysUs, reapedUs, ppid, minflt, majflt, voluntary, involuntary}, or null when it is gone.
+ * `pid` may also be `<pid>/task/<tid>`: then the figures are that one thread's, or `self`.
  */
 function procStat(pid) {
   try {
@@ -215,10 +216,13 @@ function procStat(pid) {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const num = (k) => Number((status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) || [0, 0])[1]);
-    // After the ")": minflt is field 10 of stat (index 7), majflt 12 (9), utime 14 (11), stime 15 (12).
+    // After the ")": ppid is field 4 of stat (index 1), minflt 10 (7), majflt 12 (9), utime 14 (11),
+    // stime 15 (12), cutime 16 (13), cstime 17 (14).
     return {
       userUs: (Number(f[11]) * 1e6) / CLK_TCK,
       sysUs: (Number(f[12]) * 1e6) / CLK_TCK,
+      reapedUs: ((Number(f[13]) + Number(f[14])) * 1e6) / CLK_TCK,
+      ppid: Number(f[1]),
       minflt: Number(f[7]),
       majflt: Number(f[9]),
       voluntary: num('voluntary_ctxt_switches'),
@@ -248,10 +252,8 @@ function machineBusyMicros() {
 
 /** CPU time of this process and of its children that have exited (and were waited for), in microseconds. */
 function selfAndReapedMicros() {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the ")": utime is field 14 of stat (index 11), stime 15, cutime 16, cstime 17.
-  return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1e6) / CLK_TCK;
+  const s = procStat('self');
+  return s.userUs + s.sysUs + s.reapedUs;
 }
 
 /**

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { CLK_TCK } = require('./common');
+const { procStat } = require('./common');
 
 function binDir() {
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
@@ -44,17 +44,6 @@ function run(bin, tool, argv, cpu) {
   return r.stdout;
 }
 
-/** utime, stime, cutime, cstime (in ticks) and the parent pid of `pid`, or null when it is gone. */
-function statOf(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The CPU the server has used since it started, in microseconds: the postmaster's own and its
  * reaped backends', and its live children's (`/proc`). For `foreignCpu`, so that a count beside
@@ -67,15 +56,15 @@ function serverCpuMicros(data) {
   } catch {
     return 0;
   }
-  const own = statOf(pm);
+  const own = procStat(pm);
   if (own === null) return 0;
-  let ticks = own.utime + own.stime + own.cutime + own.cstime;
+  let us = own.userUs + own.sysUs + own.reapedUs;
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const s = statOf(name);
-    if (s !== null && s.ppid === pm) ticks += s.utime + s.stime;
+    const s = procStat(name);
+    if (s !== null && s.ppid === pm) us += s.userUs + s.sysUs;
   }
-  return (ticks * 1e6) / CLK_TCK;
+  return us;
 }
 
 /**
