@@ -6,9 +6,16 @@
 //   http + express without metrics | the full agent (http + express)
 // "this part" is the difference to the configuration it builds on (`vs` below).
 //   node bench/breakdown.js [--quick] [--rounds 3] [--duration 6] [--warmup 2] [--connections 10]
+// --inprocess splits finer, on the in-process app (bench/apps/inprocess-app.js: the bench 1 app
+// and its client in one process, one core, min of 3 passes per run, no load generator's noise):
+// it adds Node's AsyncLocalStorage hooks alone (bench/apps/als-only.cjs, no agent) and the http
+// instrumentation alone with and without recording, and reports what each configuration wrote
+// per request (span messages and measurements, from the file's ring counters).
+//   node bench/breakdown.js --inprocess [--quick] [--rounds 3] [--requests 15000]
 const path = require('node:path');
 const c = require('./lib/common');
 const { prepare } = require('./lib/variants');
+const inprocess = require('./inprocess');
 
 function configs() {
   const base = { OTEL_SERVICE_NAME: 'bench-app' };
@@ -37,6 +44,77 @@ function configs() {
   ];
 }
 
+/** The finer split of `--inprocess` (each `vs` names the row this one builds on). */
+function inprocessConfigs() {
+  const agent = ['--import', path.join(c.ROOT, 'register.mjs')];
+  const off = { OTEL_TRACES_SAMPLER: 'always_off', OTEL_METRICS_EXPORTER: 'none' };
+  const on = (env) => ({ nodeArgs: agent, env: { OTEL_SERVICE_NAME: 'bench-app', ...env } });
+  const http = { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' };
+  return [
+    { name: 'no agent', key: 'none', nodeArgs: [], env: {}, vs: null, part: '' },
+    {
+      name: 'AsyncLocalStorage only (no agent: bench/apps/als-only.cjs)',
+      key: 'als',
+      nodeArgs: ['--require', path.join(c.APPS, 'als-only.cjs')],
+      env: {},
+      vs: 'none',
+      part: "Node 20's async hooks, which any AsyncLocalStorage context manager turns on",
+    },
+    { name: 'agent loaded, no instrumentation', key: 'bare', ...on({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' }), vs: 'none', part: 'loading the agent' },
+    { name: 'http only, nothing recorded', key: 'http-off', ...on({ ...http, ...off }), vs: 'als', part: "the http server instrumentation's own work (context, attributes, bindings; a non-recording span)" },
+    { name: 'http only, metrics none', key: 'http-span', ...on({ ...http, OTEL_METRICS_EXPORTER: 'none' }), vs: 'http-off', part: 'recording the server span' },
+    { name: 'http only', key: 'http', ...on(http), vs: 'http-span', part: 'the http.server.request.duration measurement' },
+    { name: 'http + express, nothing recorded', key: 'off', ...on(off), vs: 'http-off', part: "express's hooks: three layers' contexts and non-recording spans" },
+    { name: 'http + express, metrics none', key: 'nometrics', ...on({ OTEL_METRICS_EXPORTER: 'none' }), vs: 'off', part: 'recording the four spans' },
+    { name: 'http + express (the full agent of bench 1)', key: 'full', ...on({}), vs: 'nometrics', part: 'the measurement' },
+  ];
+}
+
+/** `--inprocess`: interleaved rounds of the in-process app; per configuration the median of the runs' minima. */
+function mainInprocess(a) {
+  const quick = a.has('--quick');
+  const rounds = a.num('--rounds', quick ? 1 : 3);
+  const requests = a.num('--requests', quick ? 1000 : 15000);
+  const list = inprocessConfigs();
+  const samples = new Map(list.map((v) => [v.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = list.map((_, i) => list[(i + r) % list.length]);
+    for (const v of order) {
+      const m = inprocess.once(v.nodeArgs, requests, v.env);
+      samples.get(v.key).push(m);
+      process.stderr.write(`round ${r + 1}: ${v.name}: ${m.min.toFixed(1)} us/req\n`);
+    }
+  }
+  const cpuOf = new Map(list.map((v) => [v.key, c.median(samples.get(v.key).map((x) => x.min))]));
+  const rows = list.map((v) => {
+    const sm = samples.get(v.key);
+    const cpu = cpuOf.get(v.key);
+    return {
+      name: v.name,
+      key: v.key,
+      cpu,
+      added: cpu - cpuOf.get('none'),
+      step: v.vs === null ? null : cpu - cpuOf.get(v.vs),
+      part: v.part || '-',
+      spanMessages: c.median(sm.map((x) => x.spanMessages)),
+      measurements: c.median(sm.map((x) => x.measurements)),
+      rss: c.median(sm.map((x) => x.rss)),
+    };
+  });
+  const md = c.table(rows, [
+    ['name', 'configuration'],
+    ['cpu', 'CPU µs/req (median of the runs\' min)', (x) => x.toFixed(1)],
+    ['added', 'added µs/req', (x) => (x >= 0 ? '+' : '') + x.toFixed(1)],
+    ['step', 'this part µs/req', (x) => (x >= 0 ? '+' : '') + x.toFixed(1)],
+    ['part', 'the part (difference to the row named in the script)'],
+    ['spanMessages', 'span messages/req', (x) => x.toFixed(2)],
+    ['measurements', 'measurements/req', (x) => x.toFixed(2)],
+    ['rss', 'RSS MB', (x) => x.toFixed(1)],
+  ]);
+  const file = c.writeResult('breakdown-inprocess', { machine: c.machine(), rounds, requests, rows, samples: Object.fromEntries(samples) });
+  return { md, rows, file };
+}
+
 async function measure(v, sinkUrl, { duration, warmup, connections }) {
   const prep = await prepare(v, sinkUrl);
   let app;
@@ -61,6 +139,7 @@ async function measure(v, sinkUrl, { duration, warmup, connections }) {
 
 async function main(argv = process.argv.slice(2)) {
   const a = c.args(argv);
+  if (a.has('--inprocess')) return mainInprocess(a);
   const quick = a.has('--quick');
   const rounds = a.num('--rounds', quick ? 1 : 3);
   const opts = { duration: a.num('--duration', quick ? 2 : 6), warmup: a.num('--warmup', quick ? 1 : 2), connections: a.num('--connections', 10) };

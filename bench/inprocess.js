@@ -11,18 +11,59 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const c = require('./lib/common');
 
-function once(nodeArgs, requests) {
+/** The warm-up requests of each run (the app's default), before the measured passes. */
+const WARMUP = 3000;
+/** The measured passes of each run (the app's default): the figure is their minimum. */
+const PASSES = 3;
+
+/**
+ * What the agent wrote in a run, per request of the run (warm-up included): span messages
+ * (starts, ends, renames...) and measurements, from each ring's published count and its drops
+ * (no collector runs, so most are drops). Zero when no file was made (no agent).
+ */
+function writtenPerRequest(dir, requestsInRun) {
+  const { openReader } = require('../index.js');
+  let spans = 0;
+  let measurements = 0;
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.endsWith('.otlp-mmap')) continue;
+    const reader = openReader(path.join(dir, f));
+    try {
+      const h = reader.header();
+      spans += h.rings.spans.writerIndex + 1 + h.dropped.spans;
+      measurements += h.rings.measurements.writerIndex + 1 + h.dropped.measurements;
+    } finally {
+      reader.close();
+    }
+  }
+  return { spanMessages: spans / requestsInRun, measurements: measurements / requestsInRun };
+}
+
+/**
+ * One run of the in-process app: {min, med} CPU µs per request over the measured passes, RSS,
+ * and what the agent wrote per request. `env` is added to the environment (by default the agent
+ * instruments http and express, as in bench 1).
+ */
+function once(nodeArgs, requests, env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-inprocess-'));
   try {
     const [cmd, argv] = c.pinned(c.APP_CPU, process.execPath, [...nodeArgs, path.join(c.APPS, 'inprocess-app.js'), String(requests)]);
     const r = spawnSync(cmd, argv, {
       cwd: c.ROOT,
       encoding: 'utf8',
-      env: { ...process.env, OTLP_MMAP_DIR: dir, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express' },
+      env: {
+        ...process.env,
+        OTLP_MMAP_DIR: dir,
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
+        INPROCESS_WARMUP: String(WARMUP),
+        INPROCESS_PASSES: String(PASSES),
+        ...env,
+      },
       timeout: 300_000,
     });
     if (r.status !== 0) throw new Error(`inprocess-app exited ${r.status}: ${r.stderr}`);
-    return JSON.parse(r.stdout.trim().split('\n').pop());
+    const m = JSON.parse(r.stdout.trim().split('\n').pop());
+    return { ...m, ...writtenPerRequest(dir, WARMUP + PASSES * requests) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -67,4 +108,4 @@ if (require.main === module) {
   console.log(`${md}\n\n(results: ${file})`);
 }
 
-module.exports = { main };
+module.exports = { main, once };

@@ -220,6 +220,29 @@ describe('benchmark suite (smoke)', () => {
     }
   });
 
+  test('breakdown --inprocess: each configuration is what it says it is, as written to the file', async () => {
+    await bench('breakdown.js', ['--inprocess', '--quick', '--requests', '300']);
+    const s = result('breakdown-inprocess');
+    type Row = { key: string; cpu: number; spanMessages: number; measurements: number };
+    const rows = new Map<string, Row>(s.rows.map((r: Row) => [r.key, r]));
+    expect([...rows.keys()]).toEqual(['none', 'als', 'bare', 'http-off', 'http-span', 'http', 'off', 'nometrics', 'full']);
+    for (const r of rows.values()) expect(r.cpu).toBeGreaterThan(0);
+    // Nothing is written without an instrumentation, or with the sampler and metrics off.
+    for (const k of ['none', 'als', 'bare', 'http-off', 'off']) {
+      expect(rows.get(k)!.spanMessages).toBe(0);
+      expect(rows.get(k)!.measurements).toBe(0);
+    }
+    // One server span (a start and an end, at least) and no measurement without metrics...
+    expect(rows.get('http-span')!.spanMessages).toBeGreaterThanOrEqual(2);
+    expect(rows.get('http-span')!.measurements).toBe(0);
+    // ...and one duration measurement per request with them.
+    expect(rows.get('http')!.measurements).toBeCloseTo(1, 2);
+    // express adds three layer spans: six more messages per request at least.
+    expect(rows.get('nometrics')!.spanMessages).toBeGreaterThanOrEqual(rows.get('http-span')!.spanMessages + 6);
+    expect(rows.get('full')!.spanMessages).toBeCloseTo(rows.get('nometrics')!.spanMessages, 2);
+    expect(rows.get('full')!.measurements).toBeCloseTo(1, 2);
+  });
+
   test('inprocess: the app and its client in one process, with and without the agent', async () => {
     await bench('inprocess.js', ['--quick', '--requests', '500']);
     const s = result('inprocess');
