@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench: every benchmark of the suite in turn, one markdown summary.
-//   node bench/run-all.js [--quick] [--only recorder,startup,express-hello,express-pg,crash-loss,collector-throughput,collector-core,profile,breakdown,instructions,attribute-instructions,allocations]
+//   node bench/run-all.js [--quick] [--only recorder,startup,express-hello,express-pg,crash-loss,collector-throughput,collector-core,profile,breakdown,breakdown-inprocess,instructions,attribute-instructions,allocations]
 // Writes bench/results/<name>.json (+ .svg plots) and bench/results/summary.md.
 const path = require('node:path');
 const c = require('./lib/common');
 
-const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'collector-core', 'profile', 'breakdown', 'instructions', 'attribute-instructions', 'allocations'];
+const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'collector-core', 'profile', 'breakdown', 'breakdown-inprocess', 'instructions', 'attribute-instructions', 'allocations'];
 
 async function recorder(quick) {
   const json = path.join(c.RESULTS, 'recorder.json');
@@ -34,7 +34,12 @@ async function main(argv = process.argv.slice(2)) {
     const started = Date.now();
     process.stderr.write(`== ${name}\n`);
     try {
-      const r = name === 'recorder' ? await recorder(quick) : await require(`./${name}`).main(passArgs);
+      const r =
+        name === 'recorder'
+          ? await recorder(quick)
+          : name === 'breakdown-inprocess'
+            ? await require('./breakdown').main(['--inprocess', ...passArgs])
+            : await require(`./${name}`).main(passArgs);
       parts.push(r.md, '', `(${((Date.now() - started) / 1000).toFixed(0)} s; load average after: ${c.loadavg().join(' ')})`, '');
       console.log(`${r.md}\n`);
     } catch (e) {
