@@ -44,6 +44,44 @@ function configs() {
   ];
 }
 
+/**
+ * Runs every configuration once per round, interleaved; the order rotates every round so that
+ * drift hits every configuration alike. `measure(v)` gives one sample; `describe(sample)` the
+ * progress line. Returns the samples by configuration key.
+ */
+async function interleave(list, rounds, measure, describe) {
+  const samples = new Map(list.map((v) => [v.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = list.map((_, i) => list[(i + r) % list.length]);
+    for (const v of order) {
+      const m = await measure(v);
+      samples.get(v.key).push(m);
+      process.stderr.write(`round ${r + 1}: ${v.name}: ${describe(m)}\n`);
+    }
+  }
+  return samples;
+}
+
+/**
+ * One row per configuration: its median CPU per request (`cpuOfSample` of each sample), what it
+ * adds over no agent and over the row it builds on (`vs`), and `more(samples)`.
+ */
+function rowsOf(list, samples, cpuOfSample, more) {
+  const cpuOf = new Map(list.map((v) => [v.key, c.median(samples.get(v.key).map(cpuOfSample))]));
+  return list.map((v) => {
+    const cpu = cpuOf.get(v.key);
+    return {
+      name: v.name,
+      key: v.key,
+      cpu,
+      added: cpu - cpuOf.get('none'),
+      step: v.vs === null ? null : cpu - cpuOf.get(v.vs),
+      part: v.part || '-',
+      ...more(samples.get(v.key)),
+    };
+  });
+}
+
 /** The finer split of `--inprocess` (each `vs` names the row this one builds on). */
 function inprocessConfigs() {
   const agent = ['--import', path.join(c.ROOT, 'register.mjs')];
@@ -71,36 +109,17 @@ function inprocessConfigs() {
 }
 
 /** `--inprocess`: interleaved rounds of the in-process app; per configuration the median of the runs' minima. */
-function mainInprocess(a) {
+async function mainInprocess(a) {
   const quick = a.has('--quick');
   const rounds = a.num('--rounds', quick ? 1 : 3);
   const requests = a.num('--requests', quick ? 1000 : 15000);
   const list = inprocessConfigs();
-  const samples = new Map(list.map((v) => [v.key, []]));
-  for (let r = 0; r < rounds; r++) {
-    const order = list.map((_, i) => list[(i + r) % list.length]);
-    for (const v of order) {
-      const m = inprocess.once(v.nodeArgs, requests, v.env);
-      samples.get(v.key).push(m);
-      process.stderr.write(`round ${r + 1}: ${v.name}: ${m.min.toFixed(1)} us/req\n`);
-    }
-  }
-  const cpuOf = new Map(list.map((v) => [v.key, c.median(samples.get(v.key).map((x) => x.min))]));
-  const rows = list.map((v) => {
-    const sm = samples.get(v.key);
-    const cpu = cpuOf.get(v.key);
-    return {
-      name: v.name,
-      key: v.key,
-      cpu,
-      added: cpu - cpuOf.get('none'),
-      step: v.vs === null ? null : cpu - cpuOf.get(v.vs),
-      part: v.part || '-',
-      spanMessages: c.median(sm.map((x) => x.spanMessages)),
-      measurements: c.median(sm.map((x) => x.measurements)),
-      rss: c.median(sm.map((x) => x.rss)),
-    };
-  });
+  const samples = await interleave(list, rounds, (v) => inprocess.once(v.nodeArgs, requests, v.env), (m) => `${m.min.toFixed(1)} us/req`);
+  const rows = rowsOf(list, samples, (x) => x.min, (sm) => ({
+    spanMessages: c.median(sm.map((x) => x.spanMessages)),
+    measurements: c.median(sm.map((x) => x.measurements)),
+    rss: c.median(sm.map((x) => x.rss)),
+  }));
   const md = c.table(rows, [
     ['name', 'configuration'],
     ['cpu', 'CPU µs/req (median of the runs\' min)', (x) => x.toFixed(1)],
@@ -145,40 +164,16 @@ async function main(argv = process.argv.slice(2)) {
   const opts = { duration: a.num('--duration', quick ? 2 : 6), warmup: a.num('--warmup', quick ? 1 : 2), connections: a.num('--connections', 10) };
   const list = configs();
   const sink = await c.startSink();
-  const samples = new Map(list.map((v) => [v.key, []]));
+  let samples;
   try {
-    for (let r = 0; r < rounds; r++) {
-      // Rotate the order every round so drift hits every configuration alike.
-      const order = list.map((_, i) => list[(i + r) % list.length]);
-      for (const v of order) {
-        const m = await measure(v, sink.url, opts);
-        samples.get(v.key).push(m);
-        process.stderr.write(`round ${r + 1}: ${v.name}: ${m.cpuPerReq.toFixed(1)} us/req, ${Math.round(m.rps)} req/s\n`);
-      }
-    }
+    samples = await interleave(list, rounds, (v) => measure(v, sink.url, opts), (m) => `${m.cpuPerReq.toFixed(1)} us/req, ${Math.round(m.rps)} req/s`);
   } finally {
     await c.stop(sink);
   }
-  const rows = [];
-  const cpuOf = new Map();
-  for (const v of list) {
-    const sm = samples.get(v.key);
-    cpuOf.set(v.key, c.median(sm.map((x) => x.cpuPerReq)));
-  }
-  for (const v of list) {
-    const sm = samples.get(v.key);
-    const cpu = cpuOf.get(v.key);
-    rows.push({
-      name: v.name,
-      key: v.key,
-      cpu,
-      added: cpu - cpuOf.get('none'),
-      step: v.vs === null ? null : cpu - cpuOf.get(v.vs),
-      part: v.part || '-',
-      rps: c.median(sm.map((x) => x.rps)),
-      rss: c.median(sm.map((x) => x.rss)),
-    });
-  }
+  const rows = rowsOf(list, samples, (x) => x.cpuPerReq, (sm) => ({
+    rps: c.median(sm.map((x) => x.rps)),
+    rss: c.median(sm.map((x) => x.rss)),
+  }));
   const md = c.table(rows, [
     ['name', 'configuration'],
     ['cpu', 'app CPU µs/req', (x) => x.toFixed(1)],
