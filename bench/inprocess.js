@@ -11,9 +11,9 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const c = require('./lib/common');
 
-/** The warm-up requests of each run (the app's default), before the measured passes. */
+/** The warm-up requests of each run (the app's default), before the measured passes; `env` may change it. */
 const WARMUP = 3000;
-/** The measured passes of each run (the app's default): the figure is their minimum. */
+/** The measured passes of each run (the app's default): the figure is their minimum; `env` may change it. */
 const PASSES = 3;
 
 /**
@@ -48,22 +48,20 @@ function once(nodeArgs, requests, env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlp-mmap-inprocess-'));
   try {
     const [cmd, argv] = c.pinned(c.APP_CPU, process.execPath, [...nodeArgs, path.join(c.APPS, 'inprocess-app.js'), String(requests)]);
-    const r = spawnSync(cmd, argv, {
-      cwd: c.ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        OTLP_MMAP_DIR: dir,
-        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
-        INPROCESS_WARMUP: String(WARMUP),
-        INPROCESS_PASSES: String(PASSES),
-        ...env,
-      },
-      timeout: 300_000,
-    });
+    const runEnv = {
+      ...process.env,
+      OTLP_MMAP_DIR: dir,
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
+      INPROCESS_WARMUP: String(WARMUP),
+      INPROCESS_PASSES: String(PASSES),
+      ...env,
+    };
+    const r = spawnSync(cmd, argv, { cwd: c.ROOT, encoding: 'utf8', env: runEnv, timeout: 300_000 });
     if (r.status !== 0) throw new Error(`inprocess-app exited ${r.status}: ${r.stderr}`);
     const m = JSON.parse(r.stdout.trim().split('\n').pop());
-    return { ...m, ...writtenPerRequest(dir, WARMUP + PASSES * requests) };
+    // Every request of the run writes, the warm-up's included.
+    const requestsInRun = Number(runEnv.INPROCESS_WARMUP) + Number(runEnv.INPROCESS_PASSES) * requests;
+    return { ...m, ...writtenPerRequest(dir, requestsInRun) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
