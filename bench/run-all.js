@@ -6,7 +6,31 @@
 const path = require('node:path');
 const c = require('./lib/common');
 
-const ALL = ['recorder', 'startup', 'express-hello', 'express-pg', 'crash-loss', 'collector-throughput', 'collector-core', 'profile', 'breakdown', 'breakdown-inprocess', 'instructions', 'attribute-instructions', 'allocations'];
+/**
+ * Each benchmark's runner, in the order they run: `quick` -> { md, file }. Most are a module's
+ * `main` in this process; the recorder microbenchmark runs pinned in a process of its own.
+ */
+const RUNNERS = {
+  recorder,
+  startup: plain('startup'),
+  'express-hello': plain('express-hello'),
+  'express-pg': plain('express-pg'),
+  'crash-loss': plain('crash-loss'),
+  'collector-throughput': plain('collector-throughput'),
+  'collector-core': plain('collector-core'),
+  profile: plain('profile'),
+  breakdown: plain('breakdown'),
+  'breakdown-inprocess': (quick) => require('./breakdown').main(['--inprocess', ...(quick ? ['--quick'] : [])]),
+  instructions: plain('instructions'),
+  'attribute-instructions': plain('attribute-instructions'),
+  allocations: plain('allocations'),
+};
+const ALL = Object.keys(RUNNERS);
+
+/** The runner of `bench/<name>.js`: its `main`, with `--quick` when asked. */
+function plain(name) {
+  return (quick) => require(`./${name}`).main(quick ? ['--quick'] : []);
+}
 
 async function recorder(quick) {
   const json = path.join(c.RESULTS, 'recorder.json');
@@ -20,7 +44,6 @@ async function main(argv = process.argv.slice(2)) {
   const a = c.args(argv);
   const quick = a.has('--quick');
   const only = a.get('--only', ALL.join(',')).split(',');
-  const passArgs = quick ? ['--quick'] : [];
   const t0 = Date.now();
   const m = c.machine();
   const parts = [
@@ -34,12 +57,7 @@ async function main(argv = process.argv.slice(2)) {
     const started = Date.now();
     process.stderr.write(`== ${name}\n`);
     try {
-      const r =
-        name === 'recorder'
-          ? await recorder(quick)
-          : name === 'breakdown-inprocess'
-            ? await require('./breakdown').main(['--inprocess', ...passArgs])
-            : await require(`./${name}`).main(passArgs);
+      const r = await RUNNERS[name](quick);
       parts.push(r.md, '', `(${((Date.now() - started) / 1000).toFixed(0)} s; load average after: ${c.loadavg().join(' ')})`, '');
       console.log(`${r.md}\n`);
     } catch (e) {
