@@ -45,24 +45,6 @@ function configs() {
 }
 
 /**
- * Runs every configuration once per round, interleaved; the order rotates every round so that
- * drift hits every configuration alike. `measure(v)` gives one sample; `describe(sample)` the
- * progress line. Returns the samples by configuration key.
- */
-async function interleave(list, rounds, measure, describe) {
-  const samples = new Map(list.map((v) => [v.key, []]));
-  for (let r = 0; r < rounds; r++) {
-    const order = list.map((_, i) => list[(i + r) % list.length]);
-    for (const v of order) {
-      const m = await measure(v);
-      samples.get(v.key).push(m);
-      process.stderr.write(`round ${r + 1}: ${v.name}: ${describe(m)}\n`);
-    }
-  }
-  return samples;
-}
-
-/**
  * One row per configuration: its median CPU per request (`cpuOfSample` of each sample), what it
  * adds over no agent and over the row it builds on (`vs`), and `more(samples)`.
  */
@@ -114,7 +96,7 @@ async function mainInprocess(a) {
   const rounds = a.num('--rounds', quick ? 1 : 3);
   const requests = a.num('--requests', quick ? 1000 : 15000);
   const list = inprocessConfigs();
-  const samples = await interleave(list, rounds, (v) => inprocess.once(v.nodeArgs, requests, v.env), (m) => `${m.min.toFixed(1)} us/req`);
+  const samples = await c.interleave(list, rounds, (v) => inprocess.once(v.nodeArgs, requests, v.env), (m) => `${m.min.toFixed(1)} us/req`);
   const rows = rowsOf(list, samples, (x) => x.min, (sm) => ({
     spanMessages: c.median(sm.map((x) => x.spanMessages)),
     measurements: c.median(sm.map((x) => x.measurements)),
@@ -166,7 +148,7 @@ async function main(argv = process.argv.slice(2)) {
   const sink = await c.startSink();
   let samples;
   try {
-    samples = await interleave(list, rounds, (v) => measure(v, sink.url, opts), (m) => `${m.cpuPerReq.toFixed(1)} us/req, ${Math.round(m.rps)} req/s`);
+    samples = await c.interleave(list, rounds, (v) => measure(v, sink.url, opts), (m) => `${m.cpuPerReq.toFixed(1)} us/req, ${Math.round(m.rps)} req/s`);
   } finally {
     await c.stop(sink);
   }

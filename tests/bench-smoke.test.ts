@@ -243,11 +243,22 @@ describe('benchmark suite (smoke)', () => {
     expect(rows.get('full')!.measurements).toBeCloseTo(1, 2);
   });
 
-  test('inprocess: the app and its client in one process, with and without the agent', async () => {
-    await bench('inprocess.js', ['--quick', '--requests', '500']);
+  test('inprocess: the app and its client in one process, with and without the agent, and with a collector draining the file', async () => {
+    await bench('inprocess.js', ['--quick', '--requests', '500', '--drain']);
     const s = result('inprocess');
-    expect(s.rows.map((r: { name: string }) => r.name)).toEqual(['no agent', 'otlp-mmap (this build)']);
-    for (const row of s.rows) expect(row.cpu).toBeGreaterThan(0);
+    type Row = { name: string; cpu: number; spanMessages: number; spanMessagesDropped: number };
+    const rows: Row[] = s.rows;
+    expect(rows.map((r) => r.name)).toEqual(['no agent', 'otlp-mmap (this build)', 'otlp-mmap (this build, drained by a collector)']);
+    for (const row of rows) expect(row.cpu).toBeGreaterThan(0);
+    const [none, undrained, drained] = rows;
+    expect(none.spanMessages).toBe(0);
+    // http + express: four spans per request, ten messages at least (starts, ends, the rename).
+    expect(undrained.spanMessages).toBeGreaterThanOrEqual(10);
+    expect(drained.spanMessages).toBeCloseTo(undrained.spanMessages, 1);
+    // Left alone, the span ring (4,096 slots) fills early in the warm-up and most messages drop;
+    // the collector reads them as they come.
+    expect(undrained.spanMessagesDropped).toBeGreaterThan(undrained.spanMessages / 2);
+    expect(drained.spanMessagesDropped).toBeLessThan(drained.spanMessages / 10);
   });
 
   test('collector-core: drains files through the native poll alone, timed and (with valgrind) counted', async () => {

@@ -181,6 +181,24 @@ function start(cmd, argv, { cpu, env, cwd = ROOT, waitFor, timeoutMs = 30000, on
   ]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Runs every variant once per round, interleaved; the order rotates every round so that
+ * drift hits every variant alike. `measure(v)` gives one sample; `describe(sample)` the
+ * progress line. Returns the samples by variant key (`v.key`).
+ */
+async function interleave(list, rounds, measure, describe) {
+  const samples = new Map(list.map((v) => [v.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = list.map((_, i) => list[(i + r) % list.length]);
+    for (const v of order) {
+      const m = await measure(v);
+      samples.get(v.key).push(m);
+      process.stderr.write(`round ${r + 1}: ${v.name}: ${describe(m)}\n`);
+    }
+  }
+  return samples;
+}
+
 /** Stops a started process (signal, then SIGKILL after `graceMs`). */
 async function stop(proc, signal = 'SIGTERM', graceMs = 5000) {
   if (!proc || proc.exited) return;
@@ -488,6 +506,6 @@ function tmpDir(prefix) {
 module.exports = {
   helpRequested, haveValgrind, countInstructions, countEvents,
   ROOT, RESULTS, APPS, CLK_TCK, HAVE_TASKSET, APP_CPU, LOAD_CPU, NCPU,
-  args, median, sleep, pinned, start, stop, cpuMicros, procStat, rssMB, loadavg, foreignCpu, autocannon, getJson, startSink,
+  args, median, sleep, interleave, pinned, start, stop, cpuMicros, procStat, rssMB, loadavg, foreignCpu, autocannon, getJson, startSink,
   table, fmt, machine, writeResult, writeText, lineChart, barChart, tmpDir, execFileSync,
 };
